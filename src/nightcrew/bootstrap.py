@@ -1,0 +1,165 @@
+"""The composition root: builds every service from Settings. Tests build it with fakes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from nightcrew.channels.base import Transport
+from nightcrew.channels.router import TransportRouter
+from nightcrew.channels.transports import ConsoleTransport, FileTransport, WebhookTransport
+from nightcrew.clock import Clock, SystemClock
+from nightcrew.compose.templates import TemplateComposer
+from nightcrew.config import Settings
+from nightcrew.crm.models import Tenant
+from nightcrew.crm.repository import StageRepository, TenantRepository
+from nightcrew.crm.service import ContactService
+from nightcrew.db import make_engine, make_session_factory, transaction
+from nightcrew.errors import NotFound
+from nightcrew.playbook import Playbook, load_playbook
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """The few facts about a tenant that travel through workflows."""
+
+    id: int
+    slug: str
+    name: str
+    playbook_path: str | None
+
+
+class Container:
+    """Every long-lived service of one process, built once from Settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        transports: TransportRouter | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.engine = engine or make_engine(settings.database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.transports = transports or default_transports(settings)
+        self.contacts = ContactService()
+        self._playbooks: dict[str, Playbook] = {}
+        self._composers: dict[str, TemplateComposer] = {}
+        self._tenants: dict[str, TenantRef] = {}
+        self._lock = threading.Lock()
+
+    # Tenants -------------------------------------------------------------------------------
+    def tenant(self, slug: str) -> TenantRef:
+        """The tenant called ``slug`` (cached; tenants are never renamed)."""
+        with self._lock:
+            cached = self._tenants.get(slug)
+        if cached is not None:
+            return cached
+        with transaction(self.sessions) as session:
+            row = TenantRepository(session).by_slug(slug)
+            if row is None:
+                raise NotFound(f"tenant {slug!r} does not exist")
+            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path)
+        with self._lock:
+            self._tenants[slug] = ref
+        return ref
+
+    def tenant_by_id(self, tenant_id: int) -> TenantRef:
+        """The tenant with this id."""
+        with self._lock:
+            for ref in self._tenants.values():
+                if ref.id == tenant_id:
+                    return ref
+        with transaction(self.sessions) as session:
+            row = TenantRepository(session).get(tenant_id)
+            if row is None:
+                raise NotFound(f"tenant #{tenant_id} does not exist")
+            slug = row.slug
+        return self.tenant(slug)
+
+    def ensure_tenant(self, slug: str, name: str | None = None, playbook_path: Path | None = None) -> TenantRef:
+        """Create the tenant if missing and sync its pipeline from its playbook."""
+        with transaction(self.sessions) as session:
+            tenants = TenantRepository(session)
+            row = tenants.by_slug(slug)
+            if row is None:
+                row = tenants.add(
+                    Tenant(
+                        slug=slug,
+                        name=name or slug,
+                        playbook_path=str(playbook_path) if playbook_path else None,
+                        settings={},
+                        created_at=self.clock.now(),
+                    )
+                )
+            elif playbook_path is not None and row.playbook_path != str(playbook_path):
+                row.playbook_path = str(playbook_path)
+            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path)
+            playbook = self._load_playbook(ref)
+            StageRepository(session, row.id).replace_pipeline([(s.name, s.kind) for s in playbook.stages])
+        with self._lock:
+            self._tenants[slug] = ref
+        return ref
+
+    # Playbooks -----------------------------------------------------------------------------
+    def _playbook_source(self, tenant: TenantRef) -> Path | None:
+        if tenant.playbook_path:
+            return Path(tenant.playbook_path)
+        return self.settings.playbook
+
+    def _load_playbook(self, tenant: TenantRef) -> Playbook:
+        key = str(self._playbook_source(tenant) or "<sample>")
+        with self._lock:
+            cached = self._playbooks.get(key)
+        if cached is None:
+            cached = load_playbook(self._playbook_source(tenant))
+            with self._lock:
+                self._playbooks[key] = cached
+        return cached
+
+    def playbook(self, tenant: TenantRef) -> Playbook:
+        """The tenant's validated playbook (its own file, else NIGHTCREW_PLAYBOOK, else the sample)."""
+        return self._load_playbook(tenant)
+
+    def composer(self, tenant: TenantRef) -> TemplateComposer:
+        """The template composer over the tenant's playbook."""
+        playbook = self.playbook(tenant)
+        key = str(playbook.base_dir)
+        with self._lock:
+            composer = self._composers.get(key)
+            if composer is None:
+                composer = TemplateComposer(playbook)
+                self._composers[key] = composer
+            return composer
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def default_transports(settings: Settings) -> TransportRouter:
+    """The transports Settings ask for: a webhook when NIGHTCREW_OUTBOUND_WEBHOOK_URL is set, else the file."""
+    default: Transport
+    if settings.outbound_webhook_url:
+        secret = settings.outbound_webhook_secret.get_secret_value() if settings.outbound_webhook_secret else None
+        default = WebhookTransport(settings.outbound_webhook_url, secret=secret, timeout_s=settings.webhook_timeout_s)
+    elif settings.outbound_channel == "console":
+        default = ConsoleTransport()
+    else:
+        default = FileTransport(settings.outbound_file)
+    return TransportRouter(default)
+
+
+def build_container(settings: Settings | None = None, *, clock: Clock | None = None,
+                    transports: TransportRouter | None = None) -> Container:
+    """Build the process's services and make sure the default tenant exists."""
+    settings = settings or Settings()
+    container = Container(settings, clock=clock, transports=transports)
+    return container

@@ -1,0 +1,1 @@
+"""Outbound channels and the outbox."""

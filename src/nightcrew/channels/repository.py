@@ -1,0 +1,95 @@
+"""All queries about the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nightcrew.channels.models import Message
+from nightcrew.db import is_unique_violation
+
+
+class OutboxRepository:
+    """Outbound messages of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def by_idempotency_key(self, key: str) -> Message | None:
+        """The message recorded under ``key``."""
+        return self.session.scalar(
+            select(Message).where(Message.tenant_id == self.tenant_id, Message.idempotency_key == key)
+        )
+
+    def get(self, message_id: int) -> Message | None:
+        """A message by id, within the tenant."""
+        return self.session.scalar(
+            select(Message).where(Message.tenant_id == self.tenant_id, Message.id == message_id)
+        )
+
+    def insert_once(self, message: Message) -> Message:
+        """Insert the message, or return the one already recorded under its idempotency key."""
+        message.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(message)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            existing = self.by_idempotency_key(message.idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        return message
+
+    def for_contact(self, contact_id: int) -> Sequence[Message]:
+        """A contact's messages, oldest first."""
+        return self.session.scalars(
+            select(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.contact_id == contact_id)
+            .order_by(Message.created_at, Message.id)
+        ).all()
+
+    def sent_since(self, contact_id: int, since: datetime) -> Sequence[Message]:
+        """Messages actually sent to a contact since ``since`` (for frequency caps)."""
+        return self.session.scalars(
+            select(Message).where(
+                Message.tenant_id == self.tenant_id,
+                Message.contact_id == contact_id,
+                Message.status == "sent",
+                Message.sent_at >= since,
+            )
+        ).all()
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many messages are in each status."""
+        rows = self.session.execute(
+            select(Message.status, func.count()).where(Message.tenant_id == self.tenant_id).group_by(Message.status)
+        ).all()
+        return {status: int(n) for status, n in rows}
+
+
+class DueMessages:
+    """The sweep's cross-tenant view of deferred messages whose time has come."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def due(self, now: datetime, limit: int) -> Sequence[Message]:
+        """Deferred messages due at or before ``now``, oldest first."""
+        return self.session.scalars(
+            select(Message)
+            .where(Message.status == "deferred", Message.send_after <= now)
+            .order_by(Message.send_after, Message.id)
+            .limit(limit)
+        ).all()
+
+    def next_due(self) -> datetime | None:
+        """The earliest due-time among deferred messages."""
+        return self.session.scalar(select(func.min(Message.send_after)).where(Message.status == "deferred"))

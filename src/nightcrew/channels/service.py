@@ -1,0 +1,103 @@
+"""The outbox rules: record the intent first, then send with its idempotency key, then record the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from nightcrew.channels.base import Delivery, OutboundMessage, Transport
+from nightcrew.channels.models import Message
+from nightcrew.channels.repository import OutboxRepository
+from nightcrew.crm.models import Contact
+from nightcrew.errors import ChannelError
+from nightcrew.observe.metrics import MESSAGES_SENT, SEND_FAILURES
+from nightcrew.playbook.schemas import Playbook
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a message goes: the logical channel and the contact's address on it."""
+
+    channel: str
+    to: str
+
+
+def choose_address(contact: Contact, playbook: Playbook, preferred: str | None = None) -> Address | None:
+    """The first channel in the playbook's preference (or the one asked for) the contact can be reached on."""
+    order = [preferred] if preferred else []
+    order += [c for c in playbook.channels.preference if c != preferred]
+    for channel in order:
+        if channel in ("sms", "whatsapp") and contact.phone:
+            return Address(channel, contact.phone)
+        if channel == "email" and contact.email:
+            return Address(channel, contact.email)
+    return None
+
+
+def idempotency_key(workflow_id: str, step: str) -> str:
+    """The key a send carries: stable across retries and crashes because both parts are."""
+    return f"{workflow_id}:{step}"
+
+
+def outbound(message: Message, tenant_slug: str, contact_external_id: str) -> OutboundMessage:
+    """What the transport needs from an outbox row."""
+    return OutboundMessage(
+        idempotency_key=message.idempotency_key,
+        tenant=tenant_slug,
+        channel=message.channel,
+        to=message.to_address,
+        body=message.body,
+        language=message.language,
+        contact_external_id=contact_external_id,
+        subject=message.subject,
+        purpose=message.purpose,
+        metadata={
+            "message_id": message.id,
+            "plan": message.plan,
+            "template": message.template,
+            "variant": message.variant,
+            "segment": message.segment,
+            "path": message.path,
+        },
+    )
+
+
+def transmit(transport: Transport, message: OutboundMessage) -> Delivery:
+    """Hand one message to its transport, counting successes and failures."""
+    try:
+        delivery = transport.send(message)
+    except ChannelError:
+        SEND_FAILURES.labels(channel=message.channel, transport=transport.name).inc()
+        raise
+    MESSAGES_SENT.labels(channel=message.channel, transport=transport.name).inc()
+    return delivery
+
+
+def mark_sent(session: Session, message: Message, contact: Contact, delivery: Delivery, now: datetime) -> None:
+    """Record that the message left."""
+    message.status = "sent"
+    message.sent_at = now
+    message.transport = delivery.transport
+    message.provider_message_id = delivery.provider_message_id
+    message.attempts = (message.attempts or 0) + 1
+    message.error = None
+    message.updated_at = now
+    contact.last_outbound_at = now
+    contact.updated_at = now
+    session.flush()
+
+
+def mark_failed(session: Session, message: Message, error: str, now: datetime) -> None:
+    """Record that every attempt to send failed."""
+    message.status = "failed"
+    message.error = error
+    message.attempts = (message.attempts or 0) + 1
+    message.updated_at = now
+    session.flush()
+
+
+def record_intent(session: Session, tenant_id: int, message: Message) -> Message:
+    """Store the message we intend to send (once per idempotency key)."""
+    return OutboxRepository(session, tenant_id).insert_once(message)

@@ -1,0 +1,220 @@
+"""The ``nightcrew`` command: thin commands that call services."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nightcrew.config import Settings
+from nightcrew.errors import NightcrewError
+
+app = typer.Typer(help="nightcrew: the AI operations agent that runs your lead pipeline at 3 a.m.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's ValidationError names the variable and the problem
+        err.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: NightcrewError) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc.message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Where to write the playbook.")] = Path("nightcrew")) -> None:
+    """Write the sample playbook (commented YAML) and its templates to DIRECTORY."""
+    from nightcrew.playbook.loader import SAMPLE_DIR
+
+    target = directory / "playbook.yaml"
+    if target.exists():
+        err.print(f"[red]error:[/red] {target} already exists; not overwriting it")
+        raise typer.Exit(1)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SAMPLE_DIR / "playbook.yaml", target)
+    shutil.copytree(SAMPLE_DIR / "templates", directory / "templates", dirs_exist_ok=True)
+    console.print(f"Wrote {target} and {directory / 'templates'}/")
+    console.print(f"Next: export NIGHTCREW_PLAYBOOK={target.resolve()}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or migrate the database schema (NIGHTCREW_DATABASE_URL)."""
+    from nightcrew.migrations import current_revision, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    console.print(f"database at revision {current_revision(settings.database_url)}")
+
+
+def _prepare(settings: Settings) -> Any:
+    """Migrate, build the container and make sure the default tenant exists."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.migrations import upgrade
+    from nightcrew.observe.logging import configure_logging
+    from nightcrew.observe.tracing import configure_tracing
+
+    configure_logging(settings.log_level, json_lines=settings.log_json, redact=settings.redact_logs)
+    configure_tracing("none")
+    upgrade(settings.database_url)
+    container = build_container(settings)
+    container.ensure_tenant(settings.default_tenant)
+    return container
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP API and a worker in one process."""
+    import uvicorn
+
+    from nightcrew.api.app import create_app
+
+    settings = _settings()
+    if settings.api_key is None:
+        err.print("[red]error:[/red] set NIGHTCREW_API_KEY: the API refuses to run without authentication")
+        raise typer.Exit(2)
+    try:
+        container = _prepare(settings)
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    uvicorn.run(create_app(settings, container=container, start_worker=True), host=host, port=port,
+                log_level="warning")
+
+
+@app.command()
+def worker(
+    executor_id: Annotated[str | None, typer.Option(help="Unique, stable id of this worker process.")] = None,
+) -> None:
+    """Run a worker: consume the queues and recover this executor's unfinished workflows."""
+    import signal
+    import threading
+
+    from nightcrew.workflows import runtime
+
+    settings = _settings()
+    if executor_id:
+        settings = settings.model_copy(update={"executor_id": executor_id})
+    try:
+        container = _prepare(settings)
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    runtime.launch(container)
+    err.print(f"worker {settings.executor_id} running on {settings.database_url.split('@')[-1]}")
+    try:
+        stop.wait()
+    finally:
+        runtime.shutdown()
+        container.close()
+
+
+@app.command()
+def demo(
+    leads: Annotated[int, typer.Option(min=1, help="How many leads arrive during the period.")] = 240,
+    days: Annotated[int, typer.Option(min=1, help="How many days to simulate.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same month.")] = 7,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    database: Annotated[str, typer.Option(help="Database for the demo (recreated).")] = "sqlite:///./nightcrew-demo.db",
+    outbox: Annotated[Path, typer.Option(help="Where the demo's sent messages go.")] = Path(
+        "./nightcrew-demo-outbox.jsonl"
+    ),
+) -> None:
+    """Simulate a month of the sample business through the real workflows and print a report."""
+    from nightcrew.simulate.month import DemoOptions, run
+    from nightcrew.simulate.render import render_report
+
+    options = DemoOptions(leads=leads, days=days, seed=seed, database_url=database, outbox_path=outbox)
+    with Progress(TextColumn("[bold]simulating[/bold] {task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("", total=1.0)
+        result = run(options, progress=lambda done, label: bar.update(task, completed=done, description=label))
+    render_report(console, result)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+        console.print(f"report written to {json_path}")
+
+
+@app.command()
+def trace(
+    external_id: Annotated[str, typer.Argument(help="The contact's id in the CRM.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant slug (default: the default tenant).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print a contact's timeline: events, decisions with their reasons, messages."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.db import transaction
+    from nightcrew.observe.service import AuditQueries
+
+    settings = _settings()
+    container = build_container(settings)
+    try:
+        ref = container.tenant(tenant or settings.default_tenant)
+        with transaction(container.sessions) as session:
+            timeline = AuditQueries().timeline(session, ref.id, external_id)
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    if as_json:
+        console.print_json(json.dumps(timeline, ensure_ascii=False))
+        return
+    contact = timeline["contact"]
+    console.print(f"[bold]{contact['external_id']}[/bold] {contact.get('name') or ''} stage={contact['stage']} "
+                  f"segment={contact.get('segment')} language={contact.get('language')}")
+    table = Table(show_lines=False)
+    for column in ("at", "what", "detail", "reason", "confidence", "model", "trace"):
+        table.add_column(column, overflow="fold")
+    for item in timeline["items"]:
+        if item["type"] == "action":
+            a = item["action"]
+            conf = f"{a['confidence']:.2f}" if a["confidence"] is not None else ""
+            table.add_row(item["at"][:19], a["kind"], _summary(a["output"]), a["reason"], conf, a["model"] or "",
+                          (a["trace_id"] or "")[:8])
+        elif item["type"] == "event":
+            e = item["event"]
+            table.add_row(item["at"][:19], f"event {e['type']}", e["id"], e["status"], "", "", (e["trace_id"] or "")[:8])
+        elif item["type"] == "message":
+            m = item["message"]
+            table.add_row(item["at"][:19], f"message {m['status']}", m["body"][:80], f"{m['channel']} {m['language']}",
+                          "", m["plan"] or "", "")
+        else:
+            s = item["stage"]
+            table.add_row(item["at"][:19], "stage", f"{s['from']} -> {s['to']}", s["reason"], "", "", "")
+    console.print(table)
+
+
+def _summary(output: dict[str, Any]) -> str:
+    keys = ("segment", "verdict", "plan", "status", "due_at", "created", "to")
+    parts = [f"{k}={output[k]}" for k in keys if k in output]
+    return ", ".join(parts) or json.dumps(output, ensure_ascii=False)[:80]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except NightcrewError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Message drafting from the playbook's templates and approved facts."""

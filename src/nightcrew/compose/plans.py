@@ -1,0 +1,27 @@
+"""Which message plan applies: the most specific one matching segment, stage and language."""
+
+from __future__ import annotations
+
+from nightcrew.errors import ConfigurationError
+from nightcrew.playbook.schemas import MessagePlan, MessagePurpose, Playbook
+
+
+def pick_plan(
+    playbook: Playbook, *, purpose: MessagePurpose, segment: str | None, stage: str | None, language: str
+) -> MessagePlan:
+    """The plan for this lead; ties go to the plan listed first in the playbook."""
+    candidates = [
+        plan
+        for plan in playbook.message_plans
+        if plan.purpose == purpose
+        and plan.when.segment in (None, segment)
+        and plan.when.stage in (None, stage)
+        and plan.when.language in (None, language)
+    ]
+    if not candidates:
+        raise ConfigurationError(
+            f"no {purpose} message plan matches segment={segment} stage={stage} language={language}; "
+            "add a plan without conditions as the default"
+        )
+    best = max(plan.specificity() for plan in candidates)
+    return next(plan for plan in candidates if plan.specificity() == best)

@@ -1,0 +1,66 @@
+"""The one typed Settings object. No other module reads the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_executor_id() -> str:
+    # Stable across restarts of the same machine, so DBOS recovers this process's own workflows.
+    return f"{socket.gethostname()}"
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read from ``NIGHTCREW_*`` environment variables (or a .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="NIGHTCREW_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./nightcrew.db"
+    playbook: Path | None = None
+    api_key: SecretStr | None = None
+    default_tenant: str = "default"
+
+    executor_id: str = Field(default_factory=_default_executor_id)
+    application_version: str = "nightcrew-1"
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    queue_polling_interval: float = Field(default=0.2, gt=0)
+    sweep_interval_seconds: int = Field(default=60, ge=5)
+
+    outbound_file: Path = Path("./nightcrew-outbox.jsonl")
+    outbound_webhook_url: str | None = None
+    outbound_webhook_secret: SecretStr | None = None
+    outbound_channel: Literal["file", "webhook", "console"] = "file"
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    max_batch_events: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    redact_logs: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the embedded default database is in use."""
+        return self.database_url.startswith("sqlite")
+
+    def environment(self) -> dict[str, str]:
+        """The process environment, for settings that name another variable (provider API keys)."""
+        return dict(os.environ)

@@ -1,0 +1,1 @@
+"""Contacts, pipeline stages, stage history and follow-up due-times."""

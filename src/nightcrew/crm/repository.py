@@ -1,0 +1,256 @@
+"""All queries about tenants, contacts, stages and follow-up due-times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nightcrew.crm.models import Contact, FollowUp, PipelineStage, StageChange, Tenant
+from nightcrew.db import is_unique_violation
+
+ACTIVE_FOLLOWUP = ("pending", "running")
+
+
+class TenantRepository:
+    """Tenants are global: this is the one repository not scoped by tenant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_slug(self, slug: str) -> Tenant | None:
+        """The tenant called ``slug``."""
+        return self.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+    def get(self, tenant_id: int) -> Tenant | None:
+        """The tenant with this id."""
+        return self.session.get(Tenant, tenant_id)
+
+    def all(self) -> Sequence[Tenant]:
+        """Every tenant, by id."""
+        return self.session.scalars(select(Tenant).order_by(Tenant.id)).all()
+
+    def add(self, tenant: Tenant) -> Tenant:
+        """Insert a tenant (flushes to get its id)."""
+        self.session.add(tenant)
+        self.session.flush()
+        return tenant
+
+
+class ContactRepository:
+    """Contacts of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def by_external_id(self, external_id: str, *, for_update: bool = False) -> Contact | None:
+        """The contact the CRM knows as ``external_id``."""
+        query = select(Contact).where(Contact.tenant_id == self.tenant_id, Contact.external_id == external_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalar(query)
+
+    def get(self, contact_id: int, *, for_update: bool = False) -> Contact | None:
+        """The contact with this id, if it belongs to the tenant."""
+        query = select(Contact).where(Contact.tenant_id == self.tenant_id, Contact.id == contact_id)
+        if for_update:
+            query = query.with_for_update()
+        return self.session.scalar(query)
+
+    def insert(self, contact: Contact) -> Contact | None:
+        """Insert a new contact; None when another writer created it first."""
+        contact.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(contact)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            return None
+        return contact
+
+    def search(self, query: str | None, *, limit: int, offset: int) -> Sequence[Contact]:
+        """Contacts whose external id, name or email contains ``query``, most recently updated first."""
+        stmt = select(Contact).where(Contact.tenant_id == self.tenant_id)
+        if query:
+            like = f"%{query.lower()}%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(Contact.external_id).like(like),
+                    func.lower(Contact.name).like(like),
+                    func.lower(Contact.email).like(like),
+                )
+            )
+        stmt = stmt.order_by(Contact.updated_at.desc(), Contact.id.desc()).limit(limit).offset(offset)
+        return self.session.scalars(stmt).all()
+
+    def count(self) -> int:
+        """How many contacts the tenant has."""
+        return int(self.session.scalar(select(func.count()).where(Contact.tenant_id == self.tenant_id)) or 0)
+
+
+class StageRepository:
+    """The tenant's pipeline and each contact's stage history."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def replace_pipeline(self, stages: Sequence[tuple[str, str]]) -> None:
+        """Make the stored pipeline match the playbook's (name, kind) list, in order."""
+        existing = {
+            s.name: s
+            for s in self.session.scalars(select(PipelineStage).where(PipelineStage.tenant_id == self.tenant_id))
+        }
+        for position, (name, kind) in enumerate(stages):
+            row = existing.pop(name, None)
+            if row is None:
+                self.session.add(PipelineStage(tenant_id=self.tenant_id, name=name, kind=kind, position=position))
+            else:
+                row.kind, row.position = kind, position
+        for row in existing.values():
+            self.session.delete(row)
+        self.session.flush()
+
+    def pipeline(self) -> Sequence[PipelineStage]:
+        """The stages in pipeline order."""
+        return self.session.scalars(
+            select(PipelineStage).where(PipelineStage.tenant_id == self.tenant_id).order_by(PipelineStage.position)
+        ).all()
+
+    def add_change(self, change: StageChange) -> StageChange:
+        """Record a stage move."""
+        change.tenant_id = self.tenant_id
+        self.session.add(change)
+        self.session.flush()
+        return change
+
+    def history(self, contact_id: int) -> Sequence[StageChange]:
+        """A contact's stage moves, oldest first."""
+        return self.session.scalars(
+            select(StageChange)
+            .where(StageChange.tenant_id == self.tenant_id, StageChange.contact_id == contact_id)
+            .order_by(StageChange.changed_at, StageChange.id)
+        ).all()
+
+
+class FollowUpRepository:
+    """Durable follow-up due-times of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def active_for_contact(self, contact_id: int) -> FollowUp | None:
+        """The contact's pending or running follow-up, if any."""
+        return self.session.scalar(
+            select(FollowUp).where(
+                FollowUp.tenant_id == self.tenant_id,
+                FollowUp.contact_id == contact_id,
+                FollowUp.status.in_(ACTIVE_FOLLOWUP),
+            )
+        )
+
+    def insert(self, followup: FollowUp) -> FollowUp | None:
+        """Insert a follow-up; None when the contact already has an active one."""
+        followup.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(followup)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            return None
+        return followup
+
+    def get(self, followup_id: int) -> FollowUp | None:
+        """A follow-up by id, within the tenant."""
+        return self.session.scalar(
+            select(FollowUp).where(FollowUp.tenant_id == self.tenant_id, FollowUp.id == followup_id)
+        )
+
+    def cancel_active(self, contact_id: int, reason: str, now: datetime) -> int:
+        """Cancel the contact's pending follow-ups; returns how many were cancelled."""
+        result = self.session.execute(
+            update(FollowUp)
+            .where(
+                FollowUp.tenant_id == self.tenant_id,
+                FollowUp.contact_id == contact_id,
+                FollowUp.status == "pending",
+            )
+            .values(status="cancelled", outcome=reason, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def for_contact(self, contact_id: int) -> Sequence[FollowUp]:
+        """Every follow-up of a contact, oldest first."""
+        return self.session.scalars(
+            select(FollowUp)
+            .where(FollowUp.tenant_id == self.tenant_id, FollowUp.contact_id == contact_id)
+            .order_by(FollowUp.created_at, FollowUp.id)
+        ).all()
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many follow-ups are in each status."""
+        rows = self.session.execute(
+            select(FollowUp.status, func.count())
+            .where(FollowUp.tenant_id == self.tenant_id)
+            .group_by(FollowUp.status)
+        ).all()
+        return {status: int(n) for status, n in rows}
+
+
+class DueFollowUps:
+    """The sweep's cross-tenant view of follow-ups that fell due."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def due(self, now: datetime, limit: int) -> Sequence[FollowUp]:
+        """Pending follow-ups whose due-time has passed, oldest first."""
+        return self.session.scalars(
+            select(FollowUp)
+            .where(FollowUp.status == "pending", FollowUp.due_at <= now)
+            .order_by(FollowUp.due_at, FollowUp.id)
+            .limit(limit)
+        ).all()
+
+    def next_due(self) -> datetime | None:
+        """The earliest due-time among pending follow-ups."""
+        return self.session.scalar(select(func.min(FollowUp.due_at)).where(FollowUp.status == "pending"))
+
+    def claim(self, followup_id: int, workflow_id: str, now: datetime) -> bool:
+        """Move one follow-up from pending to running; False when someone else got it first."""
+        result = self.session.execute(
+            update(FollowUp)
+            .where(FollowUp.id == followup_id, FollowUp.status == "pending")
+            .values(status="running", workflow_id=workflow_id, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def contact_values(contact: Contact) -> dict[str, Any]:
+    """A contact as plain values (for workflow step results and the API)."""
+    return {
+        "id": contact.id,
+        "external_id": contact.external_id,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "language": contact.language,
+        "timezone": contact.timezone,
+        "location": contact.location,
+        "consent": contact.consent,
+        "fields": dict(contact.fields or {}),
+        "stage": contact.stage,
+        "segment": contact.segment,
+        "segment_probability": contact.segment_probability,
+        "team": contact.team,
+    }

@@ -1,0 +1,115 @@
+"""Rules about contacts: how an event updates one, which language to speak, stage moves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from nightcrew.crm.models import Contact, StageChange
+from nightcrew.crm.repository import ContactRepository, FollowUpRepository, StageRepository
+from nightcrew.guardrails.places import resolve_country
+from nightcrew.playbook.schemas import Playbook
+
+_COUNTRY_LANGUAGE = {
+    **dict.fromkeys(("BR", "PT", "AO", "MZ"), "pt"),
+    **dict.fromkeys(("US", "CA", "GB", "IE", "AU", "NZ", "JM", "BZ"), "en"),
+    **dict.fromkeys(
+        ("MX", "CO", "AR", "CL", "PE", "EC", "BO", "PY", "UY", "VE", "CR", "PA", "GT", "HN", "SV", "NI",
+         "DO", "PR", "CU", "ES"),
+        "es",
+    ),
+}
+_CORE_FIELDS = ("name", "email", "phone", "language", "timezone", "location")
+
+
+def resolve_language(contact: Mapping[str, Any], playbook: Playbook) -> tuple[str, str]:
+    """The language to write in and why: the contact's own, else its country's, else the business default."""
+    known = contact.get("language")
+    if known in playbook.languages:
+        return str(known), "contact language"
+    country = resolve_country(contact.get("location"), contact.get("phone"))
+    guess = _COUNTRY_LANGUAGE.get(country or "")
+    if guess in playbook.languages:
+        return str(guess), f"country {country}"
+    return playbook.business.default_language, "business default"
+
+
+class ContactService:
+    """Create and update contacts from events; move them through the pipeline."""
+
+    def upsert(
+        self,
+        session: Session,
+        tenant_id: int,
+        incoming: Mapping[str, Any],
+        *,
+        now: datetime,
+        playbook: Playbook,
+        stage: str | None,
+        event_key: str,
+    ) -> tuple[Contact, bool]:
+        """Create the contact or fill in what the event adds; returns (contact, created)."""
+        contacts = ContactRepository(session, tenant_id)
+        external_id = str(incoming["external_id"])
+        contact = contacts.by_external_id(external_id, for_update=True)
+        created = False
+        if contact is None:
+            initial = stage or playbook.initial_stage
+            fresh = Contact(
+                external_id=external_id,
+                fields=dict(incoming.get("fields") or {}),
+                stage=initial,
+                consent="unknown",
+                created_at=now,
+                updated_at=now,
+                **{name: incoming.get(name) for name in _CORE_FIELDS},
+            )
+            inserted = contacts.insert(fresh)
+            if inserted is not None:
+                StageRepository(session, tenant_id).add_change(
+                    StageChange(contact_id=inserted.id, from_stage=None, to_stage=initial, changed_at=now,
+                                event_key=event_key, reason="new contact")
+                )
+                return inserted, True
+            # Another writer created it between our read and insert: update theirs instead.
+            contact = contacts.by_external_id(external_id, for_update=True)
+            assert contact is not None
+        for name in _CORE_FIELDS:
+            value = incoming.get(name)
+            if value not in (None, ""):
+                setattr(contact, name, value)
+        if incoming.get("fields"):
+            contact.fields = {**(contact.fields or {}), **dict(incoming["fields"])}
+        contact.updated_at = now
+        if stage and stage != contact.stage:
+            self.move(session, tenant_id, contact, stage, now=now, event_key=event_key, reason="stage given by event")
+        return contact, created
+
+    def move(
+        self,
+        session: Session,
+        tenant_id: int,
+        contact: Contact,
+        to_stage: str,
+        *,
+        now: datetime,
+        event_key: str | None,
+        reason: str,
+    ) -> StageChange | None:
+        """Move a contact to another stage and record the move; None when it is already there."""
+        if contact.stage == to_stage:
+            return None
+        change = StageRepository(session, tenant_id).add_change(
+            StageChange(contact_id=contact.id, from_stage=contact.stage, to_stage=to_stage, changed_at=now,
+                        event_key=event_key, reason=reason)
+        )
+        contact.stage = to_stage
+        contact.updated_at = now
+        return change
+
+    def stop_followups(self, session: Session, tenant_id: int, contact_id: int, reason: str, now: datetime) -> int:
+        """Cancel the contact's pending follow-ups (a reply, booking or opt-out stops a sequence)."""
+        return FollowUpRepository(session, tenant_id).cancel_active(contact_id, reason, now)

@@ -1,0 +1,1 @@
+"""Event schemas, the event log, webhook adapters."""

@@ -1,0 +1,84 @@
+"""All queries about the event log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nightcrew.db import is_unique_violation
+from nightcrew.events.models import Event
+
+
+class EventRepository:
+    """Events of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def by_key(self, key: str) -> Event | None:
+        """The event with this id."""
+        return self.session.scalar(select(Event).where(Event.tenant_id == self.tenant_id, Event.key == key))
+
+    def by_keys(self, keys: Sequence[str]) -> dict[str, Event]:
+        """Existing events among ``keys``."""
+        if not keys:
+            return {}
+        rows = self.session.scalars(select(Event).where(Event.tenant_id == self.tenant_id, Event.key.in_(keys)))
+        return {row.key: row for row in rows}
+
+    def insert(self, event: Event) -> Event | None:
+        """Store an event; None when its id is already known (the id is the idempotency key)."""
+        event.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(event)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            return None
+        return event
+
+    def set_status(self, key: str, status: str, now: datetime, error: str | None = None) -> None:
+        """Move an event to ``status``."""
+        self.session.execute(
+            update(Event)
+            .where(Event.tenant_id == self.tenant_id, Event.key == key)
+            .values(status=status, updated_at=now, error=error)
+        )
+
+    def for_contact(self, external_id: str) -> Sequence[Event]:
+        """A contact's events, oldest first."""
+        return self.session.scalars(
+            select(Event)
+            .where(Event.tenant_id == self.tenant_id, Event.contact_external_id == external_id)
+            .order_by(Event.occurred_at, Event.id)
+        ).all()
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many events are in each status."""
+        rows = self.session.execute(
+            select(Event.status, func.count()).where(Event.tenant_id == self.tenant_id).group_by(Event.status)
+        ).all()
+        return {status: int(n) for status, n in rows}
+
+
+class StrandedEvents:
+    """The sweep's cross-tenant view of events stored but never started (a crash between commit and enqueue)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def received_before(self, cutoff: datetime, limit: int) -> Sequence[Event]:
+        """Events still in ``received`` since before ``cutoff``."""
+        return self.session.scalars(
+            select(Event)
+            .where(Event.status == "received", Event.received_at < cutoff)
+            .order_by(Event.received_at)
+            .limit(limit)
+        ).all()

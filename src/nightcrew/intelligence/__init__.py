@@ -1,0 +1,1 @@
+"""Learned models: lead segments, intents, language."""

@@ -1,0 +1,1 @@
+"""Audit log, logging, tracing, metrics."""

@@ -1,0 +1,138 @@
+"""All queries about the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nightcrew.channels.models import Message
+from nightcrew.crm.models import FollowUp
+from nightcrew.db import is_unique_violation
+from nightcrew.events.models import Event
+from nightcrew.observe.models import Action
+
+
+class ActionRepository:
+    """Audit-log entries of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def insert_once(self, action: Action) -> Action:
+        """Record an action; a step re-run after a crash finds the first record and keeps it."""
+        action.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(action)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            existing = self.session.scalar(
+                select(Action).where(Action.tenant_id == self.tenant_id, Action.dedupe_key == action.dedupe_key)
+            )
+            if existing is None:
+                raise
+            return existing
+        return action
+
+    def get(self, action_id: int) -> Action | None:
+        """An action by id, within the tenant."""
+        return self.session.scalar(select(Action).where(Action.tenant_id == self.tenant_id, Action.id == action_id))
+
+    def for_event(self, event_key: str) -> Sequence[Action]:
+        """The actions an event produced, in order."""
+        return self.session.scalars(
+            select(Action)
+            .where(Action.tenant_id == self.tenant_id, Action.event_key == event_key)
+            .order_by(Action.created_at, Action.id)
+        ).all()
+
+    def for_contact(self, contact_id: int) -> Sequence[Action]:
+        """A contact's actions, in order."""
+        return self.session.scalars(
+            select(Action)
+            .where(Action.tenant_id == self.tenant_id, Action.contact_id == contact_id)
+            .order_by(Action.created_at, Action.id)
+        ).all()
+
+    def count_by_kind(self) -> dict[str, int]:
+        """How many actions of each kind."""
+        rows = self.session.execute(
+            select(Action.kind, func.count()).where(Action.tenant_id == self.tenant_id).group_by(Action.kind)
+        ).all()
+        return {kind: int(n) for kind, n in rows}
+
+
+class StatsRepository:
+    """Aggregates for reports and the dashboard, all scoped by tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def events_by_status(self) -> dict[str, int]:
+        """Event counts per status."""
+        rows = self.session.execute(
+            select(Event.status, func.count()).where(Event.tenant_id == self.tenant_id).group_by(Event.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def events_by_type(self) -> dict[str, int]:
+        """Event counts per type."""
+        rows = self.session.execute(
+            select(Event.type, func.count()).where(Event.tenant_id == self.tenant_id).group_by(Event.type)
+        ).all()
+        return {str(kind): int(n) for kind, n in rows}
+
+    def messages_by_status(self) -> dict[str, int]:
+        """Outbox counts per status."""
+        rows = self.session.execute(
+            select(Message.status, func.count()).where(Message.tenant_id == self.tenant_id).group_by(Message.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def sent_by(self, column: str) -> dict[str, int]:
+        """Sent messages counted by an outbox column (language, segment, channel, purpose, plan, path)."""
+        allowed = {"language", "segment", "channel", "purpose", "plan", "path", "template", "variant"}
+        if column not in allowed:
+            raise ValueError(f"cannot group messages by {column!r}")
+        col = getattr(Message, column)
+        rows = self.session.execute(
+            select(col, func.count())
+            .where(Message.tenant_id == self.tenant_id, Message.status == "sent")
+            .group_by(col)
+        ).all()
+        return {str(value): int(n) for value, n in rows}
+
+    def deferred_ever(self) -> int:
+        """Messages that waited for allowed hours at least once."""
+        return int(
+            self.session.scalar(
+                select(func.count()).where(Message.tenant_id == self.tenant_id, Message.send_after.is_not(None))
+            )
+            or 0
+        )
+
+    def followups_by_status(self) -> dict[str, int]:
+        """Follow-up counts per status."""
+        rows = self.session.execute(
+            select(FollowUp.status, func.count()).where(FollowUp.tenant_id == self.tenant_id).group_by(FollowUp.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
+
+    def followups_due_by(self, moment: datetime) -> int:
+        """Pending follow-ups whose due-time is at or before ``moment``."""
+        return int(
+            self.session.scalar(
+                select(func.count()).where(
+                    FollowUp.tenant_id == self.tenant_id, FollowUp.status == "pending", FollowUp.due_at <= moment
+                )
+            )
+            or 0
+        )

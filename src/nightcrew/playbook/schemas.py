@@ -1,0 +1,184 @@
+"""The playbook's shape. Unknown keys are errors: a typo must never silently disable a rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+
+from nightcrew.guardrails.policy import GuardrailPolicy, HoursPolicy, PriceList, StrictModel
+
+LanguageCode = Literal["es", "pt", "en"]
+ChannelName = Literal["sms", "whatsapp", "email"]
+StageKind = Literal["open", "booked", "cancelled", "no_show", "won", "lost", "nurture"]
+MessagePurpose = Literal["outreach", "reply", "followup", "confirmation"]
+
+
+class Business(StrictModel):
+    """Who the agent speaks for."""
+
+    name: str = Field(min_length=1)
+    website: HttpUrl
+    booking_url: HttpUrl
+    default_language: LanguageCode = "es"
+    signature: dict[LanguageCode, str] = Field(default_factory=dict)
+
+
+class Segment(StrictModel):
+    """A group of leads treated alike. ``min_probability`` maps a binary model's P(convert) to it."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    min_probability: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class Stage(StrictModel):
+    """A pipeline stage and what kind of progress it means."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: StageKind = "open"
+
+
+class Team(StrictModel):
+    """People an inbound conversation can be routed to."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    description: str = ""
+    human: bool = True
+
+
+class MessagePlanWhen(StrictModel):
+    """Which leads a plan applies to; an omitted field matches anything."""
+
+    segment: str | None = None
+    stage: str | None = None
+    language: LanguageCode | None = None
+
+
+class MessagePlan(StrictModel):
+    """What to say to whom: a template (per language) chosen by segment x stage x language."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    purpose: MessagePurpose = "outreach"
+    when: MessagePlanWhen = Field(default_factory=MessagePlanWhen)
+    template: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    tone: str = ""
+    call_to_action: str = ""
+
+    def specificity(self) -> int:
+        """How many fields the plan pins down; the most specific matching plan wins."""
+        return sum(v is not None for v in (self.when.segment, self.when.stage, self.when.language))
+
+
+class Thresholds(StrictModel):
+    """Confidence below these goes to a person instead of acting alone."""
+
+    segment_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    intent_confidence: float = Field(default=0.45, ge=0.0, le=1.0)
+
+
+class FollowUpPolicy(StrictModel):
+    """When a lead counts as gone cold."""
+
+    wait_hours: float = Field(default=48.0, gt=0)
+
+
+class Channels(StrictModel):
+    """Which channel reaches a contact: the first one the contact has an address for."""
+
+    preference: list[ChannelName] = Field(default_factory=lambda: ["whatsapp", "sms", "email"])
+
+
+class Playbook(StrictModel):
+    """Everything nightcrew needs to know about one business."""
+
+    version: int = 1
+    business: Business
+    languages: list[LanguageCode] = Field(min_length=1)
+    segments: list[Segment] = Field(min_length=1)
+    default_segment: str
+    stages: list[Stage] = Field(min_length=1)
+    initial_stage: str = "new"
+    teams: list[Team] = Field(default_factory=list)
+    hours: HoursPolicy = Field(default_factory=HoursPolicy)
+    channels: Channels = Field(default_factory=Channels)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    followup: FollowUpPolicy = Field(default_factory=FollowUpPolicy)
+    message_plans: list[MessagePlan] = Field(min_length=1)
+    facts: dict[LanguageCode, list[str]] = Field(default_factory=dict)
+    # Words for intake field values in each language: labels.inquiry_type.coding_course.es = "programación".
+    labels: dict[str, dict[str, dict[LanguageCode, str]]] = Field(default_factory=dict)
+    # The only prices a message may state, and the guardrail checks' settings (see guardrails/policy.py).
+    prices: PriceList = Field(default_factory=PriceList)
+    guardrails: GuardrailPolicy = Field(default_factory=GuardrailPolicy)
+    # Set by the loader: where templates/ lives. Not part of the YAML.
+    base_dir: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, value: list[LanguageCode]) -> list[LanguageCode]:
+        if len(set(value)) != len(value):
+            raise ValueError("languages must not repeat")
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Playbook:
+        segment_names = {s.name for s in self.segments}
+        stage_names = {s.name for s in self.stages}
+        if self.default_segment not in segment_names:
+            raise ValueError(f"default_segment {self.default_segment!r} is not one of the segments {sorted(segment_names)}")
+        if self.initial_stage not in stage_names:
+            raise ValueError(f"initial_stage {self.initial_stage!r} is not one of the stages {sorted(stage_names)}")
+        if self.business.default_language not in self.languages:
+            raise ValueError(f"business.default_language {self.business.default_language!r} is not in languages")
+        for plan in self.message_plans:
+            if plan.when.segment is not None and plan.when.segment not in segment_names:
+                raise ValueError(f"message plan {plan.name!r}: unknown segment {plan.when.segment!r}")
+            if plan.when.stage is not None and plan.when.stage not in stage_names:
+                raise ValueError(f"message plan {plan.name!r}: unknown stage {plan.when.stage!r}")
+        names = [p.name for p in self.message_plans]
+        if len(set(names)) != len(names):
+            raise ValueError("message plan names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _guardrail_languages(self) -> Playbook:
+        spoken = set(self.languages)
+        for product in self.prices.products:
+            unknown = set(product.keywords) - spoken
+            if unknown:
+                raise ValueError(f"prices: product {product.name!r} has keywords in {sorted(unknown)}, not in languages")
+        unknown = self.guardrails.languages_used() - spoken
+        if unknown:
+            raise ValueError(f"guardrails: phrases in {sorted(unknown)}, which are not in languages")
+        return self
+
+    def segment(self, name: str) -> Segment:
+        """The segment called ``name``."""
+        for segment in self.segments:
+            if segment.name == name:
+                return segment
+        raise KeyError(name)
+
+    def stage(self, name: str) -> Stage | None:
+        """The stage called ``name``, or None."""
+        return next((s for s in self.stages if s.name == name), None)
+
+    def segment_for_probability(self, probability: float) -> str:
+        """Map a binary model's P(convert) to the highest segment whose floor it reaches."""
+        banded = sorted(
+            (s for s in self.segments if s.min_probability is not None),
+            key=lambda s: s.min_probability or 0.0,
+            reverse=True,
+        )
+        for segment in banded:
+            if probability >= (segment.min_probability or 0.0):
+                return segment.name
+        return self.default_segment
+
+    def template_dir(self) -> Path:
+        """The folder holding ``<language>/<template>.j2``."""
+        if self.base_dir is None:
+            raise ValueError("playbook was not loaded from a file; no template folder")
+        return self.base_dir / "templates"

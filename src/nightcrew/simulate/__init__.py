@@ -1,0 +1,1 @@
+"""The sample business, contact behaviour and month simulation (demo and benchmarks)."""

@@ -1,0 +1,1 @@
+"""DBOS workflows and queues: one workflow per event, a readable script of named steps."""

@@ -1,0 +1,147 @@
+"""Steps every workflow shares: start and finish an event, deliver a message, schedule a follow-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from dbos import DBOS
+
+from nightcrew.channels.repository import OutboxRepository
+from nightcrew.channels.service import mark_failed, mark_sent, outbound, transmit
+from nightcrew.crm.models import FollowUp
+from nightcrew.crm.repository import ContactRepository, FollowUpRepository
+from nightcrew.db import transaction
+from nightcrew.errors import ChannelError, NotFound
+from nightcrew.events.repository import EventRepository
+from nightcrew.observe import audit
+from nightcrew.observe.metrics import EVENTS
+from nightcrew.workflows.runtime import container, step
+
+
+def workflow_id() -> str:
+    """The running workflow's id (outside a workflow: an error)."""
+    wid = DBOS.workflow_id
+    if wid is None:
+        raise RuntimeError("not inside a workflow")
+    return wid
+
+
+def _retryable_send(error: BaseException) -> bool:
+    return isinstance(error, ChannelError) and error.retryable
+
+
+@step("event.begin")
+def begin_event(tenant_id: int, event_key: str) -> dict[str, Any]:
+    """Mark the event as processing and return what the workflow needs from it."""
+    c = container()
+    now = c.clock.now()
+    with transaction(c.sessions) as session:
+        events = EventRepository(session, tenant_id)
+        event = events.by_key(event_key)
+        if event is None:
+            raise NotFound(f"event {event_key!r} not found")
+        events.set_status(event_key, "processing", now)
+        return {"type": event.type, "payload": event.payload, "traceparent": event.traceparent,
+                "trace_id": event.trace_id, "occurred_at": event.occurred_at.isoformat()}
+
+
+@step("event.finish")
+def finish_event(tenant_id: int, event_key: str, event_type: str, status: str, error: str | None = None) -> str:
+    """Record the event's final status."""
+    c = container()
+    with transaction(c.sessions) as session:
+        EventRepository(session, tenant_id).set_status(event_key, status, c.clock.now(), error)
+    EVENTS.labels(type=event_type, status=status).inc()
+    return status
+
+
+@step("message.send", retries=4, interval_s=0.5, should_retry=_retryable_send)
+def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str, Any]:
+    """Send an outbox message once: skip if already sent, else transmit with its idempotency key."""
+    c = container()
+    tenant = c.tenant_by_id(tenant_id)
+    with transaction(c.sessions) as session:
+        message = OutboxRepository(session, tenant_id).get(message_id)
+        if message is None:
+            raise NotFound(f"message #{message_id} not found")
+        if message.status == "sent":
+            return {"status": "sent", "already": True, "sent_at": message.sent_at.isoformat() if message.sent_at else None}
+        contact = ContactRepository(session, tenant_id).get(message.contact_id)
+        assert contact is not None
+        envelope = outbound(message, tenant.slug, contact.external_id)
+    transport = c.transports.for_channel(envelope.channel)
+    # Outside any transaction: a slow channel must not hold a database lock.
+    delivery = transmit(transport, envelope)
+    now = c.clock.now()
+    with transaction(c.sessions) as session:
+        message = OutboxRepository(session, tenant_id).get(message_id)
+        contact = ContactRepository(session, tenant_id).get(message.contact_id) if message else None
+        assert message is not None and contact is not None
+        mark_sent(session, message, contact, delivery, now)
+        audit.record(
+            session, tenant_id, kind="message.sent", step="message.send", now=now,
+            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=contact.id,
+            dedupe_key=f"message:{message.id}:sent",
+            input={"message_id": message.id, "channel": message.channel, "transport": delivery.transport,
+                   "idempotency_key": message.idempotency_key},
+            output={"provider_message_id": delivery.provider_message_id, "text": message.body,
+                    "language": message.language, "plan": message.plan},
+            reason=f"sent via {delivery.transport} as {message.channel}",
+        )
+    return {"status": "sent", "already": False, "sent_at": now.isoformat()}
+
+
+@step("message.fail")
+def fail_message(tenant_id: int, message_id: int, error: str, event_key: str | None) -> None:
+    """Record that a message could not be delivered after every retry."""
+    c = container()
+    now = c.clock.now()
+    with transaction(c.sessions) as session:
+        message = OutboxRepository(session, tenant_id).get(message_id)
+        if message is None or message.status == "sent":
+            return
+        mark_failed(session, message, error, now)
+        audit.record(
+            session, tenant_id, kind="message.failed", step="message.fail", now=now,
+            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=message.contact_id,
+            dedupe_key=f"message:{message.id}:failed", input={"message_id": message.id}, output={"error": error},
+            reason="every delivery attempt failed",
+        )
+
+
+@step("followup.schedule")
+def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_key: str | None) -> dict[str, Any]:
+    """After an outbound message, the lead counts as cold if nothing happens within the playbook's wait."""
+    c = container()
+    now = c.clock.now()
+    playbook = c.playbook(c.tenant_by_id(tenant_id))
+    with transaction(c.sessions) as session:
+        message = OutboxRepository(session, tenant_id).get(message_id)
+        sent_at = message.sent_at if message and message.sent_at else now
+        due = sent_at + timedelta(hours=playbook.followup.wait_hours)
+        followups = FollowUpRepository(session, tenant_id)
+        active = followups.active_for_contact(contact_id)
+        if active is not None:
+            if active.status == "pending" and active.kind == "cold_check":
+                active.due_at, active.source_message_id, active.updated_at = due, message_id, now
+                followup = active
+            else:
+                return {"scheduled": False, "reason": f"contact already in follow-up #{active.id} ({active.status})"}
+        else:
+            inserted = followups.insert(
+                FollowUp(contact_id=contact_id, kind="cold_check", due_at=due, status="pending",
+                         source_message_id=message_id, created_at=now, updated_at=now)
+            )
+            if inserted is None:
+                return {"scheduled": False, "reason": "another follow-up became active first"}
+            followup = inserted
+        audit.record(
+            session, tenant_id, kind="followup.scheduled", step="followup.schedule", now=now,
+            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=contact_id,
+            dedupe_key=f"followup:{followup.id}:scheduled:{message_id}",
+            input={"message_id": message_id, "wait_hours": playbook.followup.wait_hours},
+            output={"followup_id": followup.id, "due_at": due.isoformat()},
+            reason=f"cold check due {playbook.followup.wait_hours:g} h after the message if nothing happens",
+        )
+        return {"scheduled": True, "followup_id": followup.id, "due_at": due.isoformat()}

@@ -1,0 +1,160 @@
+"""DBOS set-up, queues, and the process's container as seen from inside workflow steps.
+
+DBOS workflows are module-level functions, so they reach the composition root through
+``container()`` rather than through arguments (arguments are checkpointed; services are not).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, Queue
+
+from nightcrew.bootstrap import Container
+from nightcrew.db import prepare_sqlite_file
+from nightcrew.errors import ConfigurationError
+from nightcrew.observe.metrics import STEP_SECONDS
+from nightcrew.observe.tracing import span_under
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EVENTS_QUEUE = "events"
+DELIVERIES_QUEUE = "deliveries"
+FOLLOWUPS_QUEUE = "followups"
+
+_container: Container | None = None
+_container_lock = threading.Lock()
+_queues: dict[str, Queue] = {}
+_launched = False
+
+# The traceparent of the event a workflow is working on; each step's span joins that trace.
+current_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
+
+
+def set_container(container: Container | None) -> None:
+    """Make ``container`` the one workflow steps use."""
+    global _container
+    with _container_lock:
+        _container = container
+
+
+def container() -> Container:
+    """The composition root of this process."""
+    if _container is None:
+        raise ConfigurationError("nightcrew runtime not started: call workflows.runtime.launch() first")
+    return _container
+
+
+def dbos_config(container: Container) -> DBOSConfig:
+    """DBOS settings made explicit (ARCHITECTURE rule 5)."""
+    settings = container.settings
+    return {
+        "name": "nightcrew",
+        "system_database_url": settings.database_url,
+        "application_version": settings.application_version,
+        "executor_id": settings.executor_id,
+        "serializer": DBOSPortableJSONSerializer(),
+        "log_level": "WARNING",
+        "notification_listener_polling_interval_sec": 0.2,
+        "scheduler_polling_interval_sec": 5.0,
+    }
+
+
+def launch(container: Container, *, schedule_sweeps: bool = True) -> None:
+    """Start DBOS in this process: recover this executor's pending workflows and consume the queues."""
+    global _launched
+    # Importing registers the workflows with DBOS; it must happen before launch.
+    from nightcrew.workflows import registry  # noqa: F401
+
+    set_container(container)
+    if _launched:
+        return
+    prepare_sqlite_file(container.settings.database_url)
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+    DBOS(config=dbos_config(container))
+    DBOS.launch()
+    concurrency = container.settings.worker_concurrency
+    interval = container.settings.queue_polling_interval
+    _queues[EVENTS_QUEUE] = DBOS.register_queue(
+        EVENTS_QUEUE, worker_concurrency=concurrency, polling_interval_sec=interval
+    )
+    _queues[DELIVERIES_QUEUE] = DBOS.register_queue(
+        DELIVERIES_QUEUE, worker_concurrency=concurrency, polling_interval_sec=interval
+    )
+    _queues[FOLLOWUPS_QUEUE] = DBOS.register_queue(
+        FOLLOWUPS_QUEUE, worker_concurrency=concurrency, polling_interval_sec=interval
+    )
+    if schedule_sweeps:
+        from nightcrew.workflows.sweeps import scheduled_sweep
+
+        DBOS.apply_schedules(
+            [
+                {
+                    "schedule_name": "nightcrew-sweep",
+                    "workflow_fn": scheduled_sweep,
+                    "schedule": sweep_cron(container.settings.sweep_interval_seconds),
+                }
+            ]
+        )
+    _launched = True
+
+
+def sweep_cron(interval_seconds: int) -> str:
+    """A 6-field cron firing every ``interval_seconds`` (under a minute) or every minute."""
+    if interval_seconds < 60:
+        return f"*/{interval_seconds} * * * * *"
+    return "0 * * * * *"
+
+
+def shutdown() -> None:
+    """Stop DBOS (tests and the demo start it again with another container)."""
+    global _launched
+    if _launched:
+        DBOS.destroy(destroy_registry=False)
+    _queues.clear()
+    _launched = False
+    set_container(None)
+
+
+def is_launched() -> bool:
+    """Whether DBOS runs in this process."""
+    return _launched
+
+
+def queue(name: str) -> Queue:
+    """A registered queue."""
+    try:
+        return _queues[name]
+    except KeyError as exc:
+        raise ConfigurationError(f"queue {name!r} is not registered: is the runtime launched?") from exc
+
+
+def step(name: str, *, retries: int = 0, interval_s: float = 0.5,
+         should_retry: Callable[[BaseException], bool] | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A DBOS step that also opens a span under the event's trace and times itself."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def traced(*args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            with span_under(current_traceparent.get(), name, workflow_id=DBOS.workflow_id or ""):
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    STEP_SECONDS.labels(step=name).observe(time.perf_counter() - started)
+
+        options: dict[str, Any] = {"name": name}
+        if retries:
+            options.update(retries_allowed=True, max_attempts=retries + 1, interval_seconds=interval_s,
+                           backoff_rate=2.0, should_retry=should_retry)
+        decorated: Callable[P, R] = DBOS.step(**options)(traced)
+        return decorated
+
+    return decorate

@@ -1,0 +1,60 @@
+"""A stage change from outside (the CRM): move the contact and stop follow-ups that no longer apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS
+
+from nightcrew.crm.repository import ContactRepository
+from nightcrew.db import transaction
+from nightcrew.observe import audit
+from nightcrew.workflows.common import begin_event, finish_event, workflow_id
+from nightcrew.workflows.lead import upsert_contact
+from nightcrew.workflows.runtime import container, current_traceparent, step
+
+# Stages that end a re-engagement sequence: the lead moved on, one way or another.
+STOPPING_KINDS = {"booked", "won", "lost", "nurture"}
+
+
+@step("stage.move")
+def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, reason: str | None) -> dict[str, Any]:
+    """Record the move and cancel pending follow-ups when the new stage ends a sequence."""
+    c = container()
+    now = c.clock.now()
+    playbook = c.playbook(c.tenant_by_id(tenant_id))
+    stage = playbook.stage(to_stage)
+    kind = stage.kind if stage else "open"
+    with transaction(c.sessions) as session:
+        contact = ContactRepository(session, tenant_id).get(contact_id, for_update=True)
+        assert contact is not None
+        previous = contact.stage
+        change = c.contacts.move(session, tenant_id, contact, to_stage, now=now, event_key=event_key,
+                                 reason=reason or "stage changed in the CRM")
+        stopped = 0
+        if change is not None and kind in STOPPING_KINDS:
+            stopped = c.contacts.stop_followups(session, tenant_id, contact.id, f"stage moved to {to_stage}", now)
+        audit.record(
+            session, tenant_id, kind="stage.changed", step="stage.move", now=now, workflow_id=workflow_id(),
+            event_key=event_key, contact_id=contact.id,
+            input={"from": previous, "to": to_stage, "kind": kind},
+            output={"moved": change is not None, "followups_cancelled": stopped},
+            reason=(f"{previous} -> {to_stage} ({kind})" if change else f"already in {to_stage}")
+            + (f"; {stopped} pending follow-up(s) stopped" if stopped else ""),
+        )
+        return {"from": previous, "to": to_stage, "kind": kind, "followups_cancelled": stopped}
+
+
+@DBOS.workflow(name="stage")
+def stage_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
+    """upsert contact -> move stage (stopping follow-ups when it ends a sequence)."""
+    event = begin_event(tenant_id, event_key)
+    current_traceparent.set(event["traceparent"])
+    try:
+        payload = event["payload"]
+        contact = upsert_contact(tenant_id, event_key, {"contact": payload["contact"], "data": {}})
+        moved = move_stage(tenant_id, event_key, contact["id"], payload["data"]["to"], payload["data"].get("reason"))
+        return {**moved, "status": finish_event(tenant_id, event_key, "stage.changed", "done")}
+    except Exception as exc:
+        finish_event(tenant_id, event_key, "stage.changed", "failed", f"{type(exc).__name__}: {exc}")
+        return {"status": "failed", "error": str(exc)}

@@ -1,0 +1,92 @@
+"""Periodic work from durable due-times: deferred messages whose time came, events that never started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from nightcrew.bootstrap import Container
+from nightcrew.channels.repository import DueMessages
+from nightcrew.db import transaction
+from nightcrew.events.repository import StrandedEvents
+from nightcrew.events.service import StoredEvent
+from nightcrew.workflows.delivery import deliver_deferred
+from nightcrew.workflows.runtime import DELIVERIES_QUEUE, container, queue, step
+
+# An event still 'received' this long after it was stored lost its enqueue to a crash.
+STRANDED_AFTER = timedelta(seconds=30)
+BATCH = 500
+
+
+@dataclass
+class SweepReport:
+    """What one sweep started."""
+
+    deliveries: int = 0
+    restarted_events: int = 0
+    handles: list[Any] = field(default_factory=list)
+
+    def wait(self) -> list[Any]:
+        """Wait for every workflow this sweep started; their results."""
+        return [handle.get_result() for handle in self.handles]
+
+
+def delivery_workflow_id(message_id: int, send_after: datetime | None) -> str:
+    """One release workflow per message per due-time (a message deferred again gets a new one)."""
+    stamp = send_after.strftime("%Y%m%dT%H%M") if send_after else "now"
+    return f"deliver:{message_id}:{stamp}"
+
+
+def _due_work(c: Container, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    with transaction(c.sessions) as session:
+        messages = [
+            {"tenant_id": m.tenant_id, "message_id": m.id, "workflow_id": delivery_workflow_id(m.id, m.send_after)}
+            for m in DueMessages(session).due(now, BATCH)
+        ]
+        stranded = [
+            {"tenant_id": e.tenant_id, "key": e.key, "type": e.type, "workflow_id": e.workflow_id}
+            for e in StrandedEvents(session).received_before(now - STRANDED_AFTER, BATCH)
+        ]
+    return {"messages": messages, "stranded": stranded}
+
+
+def _start(work: dict[str, list[dict[str, Any]]], *, direct: bool = False) -> SweepReport:
+    from nightcrew.workflows.dispatch import dispatch
+
+    report = SweepReport()
+    deliveries = queue(DELIVERIES_QUEUE)
+    for item in work["messages"]:
+        with SetWorkflowID(item["workflow_id"]):
+            if direct:
+                report.handles.append(DBOS.start_workflow(deliver_deferred, item["tenant_id"], item["message_id"]))
+            else:
+                report.handles.append(deliveries.enqueue(deliver_deferred, item["tenant_id"], item["message_id"]))
+        report.deliveries += 1
+    report.handles += dispatch(
+        (StoredEvent(e["key"], e["type"], "received", e["workflow_id"], e["tenant_id"]) for e in work["stranded"]),
+        direct=direct,
+    )
+    report.restarted_events = len(work["stranded"])
+    return report
+
+
+def run_sweep(c: Container, *, direct: bool = False) -> SweepReport:
+    """Start the workflows for everything due now (the demo and tests call this with a fast-forwarded clock)."""
+    return _start(_due_work(c, c.clock.now()), direct=direct)
+
+
+@step("sweep.find_due")
+def find_due() -> dict[str, list[dict[str, Any]]]:
+    """What is due at the container clock's now."""
+    c = container()
+    return _due_work(c, c.clock.now())
+
+
+@DBOS.workflow(name="sweep")
+def scheduled_sweep(scheduled_at: datetime, context: Any) -> dict[str, int]:
+    """The production trigger: DBOS runs this on a cron schedule; every start it makes is idempotent."""
+    report = _start(find_due())
+    return {"deliveries": report.deliveries, "restarted_events": report.restarted_events}
