@@ -20,6 +20,7 @@ from nightcrew.crm.repository import StageRepository, TenantRepository
 from nightcrew.crm.service import ContactService
 from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
+from nightcrew.observe.tracing import configure_tracing
 from nightcrew.playbook import Playbook, load_playbook
 
 
@@ -45,6 +46,8 @@ class Container:
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings
+        # Spans always get real ids (stored on every action); exporting them is configuration.
+        configure_tracing(settings.trace_exporter, settings.otlp_endpoint)
         self.clock: Clock = clock or SystemClock()
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
@@ -157,8 +160,9 @@ def default_transports(settings: Settings) -> TransportRouter:
     return TransportRouter(default)
 
 
-def build_container(settings: Settings | None = None, *, clock: Clock | None = None,
-                    transports: TransportRouter | None = None) -> Container:
+def build_container(
+    settings: Settings | None = None, *, clock: Clock | None = None, transports: TransportRouter | None = None
+) -> Container:
     """Build the process's services and make sure the default tenant exists."""
     settings = settings or Settings()
     container = Container(settings, clock=clock, transports=transports)

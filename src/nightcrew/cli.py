@@ -16,8 +16,11 @@ from rich.table import Table
 from nightcrew.config import Settings
 from nightcrew.errors import NightcrewError
 
-app = typer.Typer(help="nightcrew: the AI operations agent that runs your lead pipeline at 3 a.m.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="nightcrew: the AI operations agent that runs your lead pipeline at 3 a.m.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -39,7 +42,9 @@ def _fail(exc: NightcrewError) -> typer.Exit:
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="Where to write the playbook.")] = Path("nightcrew")) -> None:
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the playbook.")] = Path("nightcrew"),
+) -> None:
     """Write the sample playbook (commented YAML) and its templates to DIRECTORY."""
     from nightcrew.playbook.loader import SAMPLE_DIR
 
@@ -97,8 +102,12 @@ def serve(
         container = _prepare(settings)
     except NightcrewError as exc:
         raise _fail(exc) from exc
-    uvicorn.run(create_app(settings, container=container, start_worker=True), host=host, port=port,
-                log_level="warning")
+    uvicorn.run(
+        create_app(settings, container=container, start_worker=True),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 @app.command()
@@ -146,8 +155,13 @@ def demo(
     from nightcrew.simulate.render import render_report
 
     options = DemoOptions(leads=leads, days=days, seed=seed, database_url=database, outbox_path=outbox)
-    with Progress(TextColumn("[bold]simulating[/bold] {task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("[bold]simulating[/bold] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("", total=1.0)
         result = run(options, progress=lambda done, label: bar.update(task, completed=done, description=label))
     render_report(console, result)
@@ -181,8 +195,10 @@ def trace(
         console.print_json(json.dumps(timeline, ensure_ascii=False))
         return
     contact = timeline["contact"]
-    console.print(f"[bold]{contact['external_id']}[/bold] {contact.get('name') or ''} stage={contact['stage']} "
-                  f"segment={contact.get('segment')} language={contact.get('language')}")
+    console.print(
+        f"[bold]{contact['external_id']}[/bold] {contact.get('name') or ''} stage={contact['stage']} "
+        f"segment={contact.get('segment')} language={contact.get('language')}"
+    )
     table = Table(show_lines=False)
     for column in ("at", "what", "detail", "reason", "confidence", "model", "trace"):
         table.add_column(column, overflow="fold")
@@ -190,15 +206,31 @@ def trace(
         if item["type"] == "action":
             a = item["action"]
             conf = f"{a['confidence']:.2f}" if a["confidence"] is not None else ""
-            table.add_row(item["at"][:19], a["kind"], _summary(a["output"]), a["reason"], conf, a["model"] or "",
-                          (a["trace_id"] or "")[:8])
+            table.add_row(
+                item["at"][:19],
+                a["kind"],
+                _summary(a["output"]),
+                a["reason"],
+                conf,
+                a["model"] or "",
+                (a["trace_id"] or "")[:8],
+            )
         elif item["type"] == "event":
             e = item["event"]
-            table.add_row(item["at"][:19], f"event {e['type']}", e["id"], e["status"], "", "", (e["trace_id"] or "")[:8])
+            table.add_row(
+                item["at"][:19], f"event {e['type']}", e["id"], e["status"], "", "", (e["trace_id"] or "")[:8]
+            )
         elif item["type"] == "message":
             m = item["message"]
-            table.add_row(item["at"][:19], f"message {m['status']}", m["body"][:80], f"{m['channel']} {m['language']}",
-                          "", m["plan"] or "", "")
+            table.add_row(
+                item["at"][:19],
+                f"message {m['status']}",
+                m["body"][:80],
+                f"{m['channel']} {m['language']}",
+                "",
+                m["plan"] or "",
+                "",
+            )
         else:
             s = item["stage"]
             table.add_row(item["at"][:19], "stage", f"{s['from']} -> {s['to']}", s["reason"], "", "", "")

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
 
+    trace_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
     redact_logs: bool = True

@@ -25,8 +25,9 @@ from nightcrew.workflows import runtime
 from nightcrew.workflows.dispatch import ingest
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None,
-               start_worker: bool = False) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, container: Container | None = None, start_worker: bool = False
+) -> FastAPI:
     """Build the API; with ``start_worker`` the process also runs DBOS and consumes the queues."""
     settings = settings or Settings()
     owned = container is None
@@ -34,11 +35,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # DBOS refuses its blocking set-up calls on a thread that runs an event loop.
         if start_worker:
-            runtime.launch(c)
+            await run_in_threadpool(runtime.launch, c)
         yield
         if start_worker:
-            runtime.shutdown()
+            await run_in_threadpool(runtime.shutdown)
         if owned:
             c.close()
 
@@ -103,13 +105,17 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             if report.duplicates:
                 response.status_code = 200
                 with transaction(c.sessions) as session:
-                    return {**AuditQueries().event_with_actions(session, who.tenant.id, report.duplicates[0].key),
-                            "duplicate": True}
+                    return {
+                        **AuditQueries().event_with_actions(session, who.tenant.id, report.duplicates[0].key),
+                        "duplicate": True,
+                    }
             accepted = report.accepted[0]
             return {"id": accepted.key, "type": accepted.type, "status": accepted.status}
         if raw and not report.accepted and not report.duplicates:
-            return JSONResponse({"error": "validation_failed", "message": "every event was rejected",
-                                 **report.to_dict()}, status_code=422)
+            return JSONResponse(
+                {"error": "validation_failed", "message": "every event was rejected", **report.to_dict()},
+                status_code=422,
+            )
         if not report.accepted and report.duplicates:
             response.status_code = 200
         return report.to_dict()

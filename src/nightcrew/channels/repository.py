@@ -28,9 +28,7 @@ class OutboxRepository:
 
     def get(self, message_id: int) -> Message | None:
         """A message by id, within the tenant."""
-        return self.session.scalar(
-            select(Message).where(Message.tenant_id == self.tenant_id, Message.id == message_id)
-        )
+        return self.session.scalar(select(Message).where(Message.tenant_id == self.tenant_id, Message.id == message_id))
 
     def insert_once(self, message: Message) -> Message:
         """Insert the message, or return the one already recorded under its idempotency key."""

@@ -45,8 +45,14 @@ class WebhookTransport:
     name = "webhook"
     _RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 
-    def __init__(self, url: str, *, secret: str | None = None, timeout_s: float = 10.0,
-                 client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: str | None = None,
+        timeout_s: float = 10.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.url = url
         self.secret = secret
         self.client = client or httpx.Client(timeout=timeout_s)

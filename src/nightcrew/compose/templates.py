@@ -54,7 +54,9 @@ class TemplateComposer:
         """Where a template lives on disk."""
         return self.playbook.template_dir() / language / f"{template}.j2"
 
-    def context(self, contact: Mapping[str, Any], language: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def context(
+        self, contact: Mapping[str, Any], language: str, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Variables every template can use."""
         fields: dict[str, Any] = dict(contact.get("fields") or {})
         labels = self.playbook.labels
@@ -84,14 +86,22 @@ class TemplateComposer:
             **(extra or {}),
         }
 
-    def render(self, template: str, plan: str, language: str, contact: Mapping[str, Any],
-               extra: Mapping[str, Any] | None = None) -> Draft:
+    def render(
+        self,
+        template: str,
+        plan: str,
+        language: str,
+        contact: Mapping[str, Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> Draft:
         """Compose the message text for one contact."""
         try:
             jinja_template = self.env.get_template(f"{language}/{template}.j2")
             text = jinja_template.render(self.context(contact, language, extra))
         except TemplateNotFound as exc:
-            raise ConfigurationError(f"template {language}/{template}.j2 not found in {self.playbook.template_dir()}") from exc
+            raise ConfigurationError(
+                f"template {language}/{template}.j2 not found in {self.playbook.template_dir()}"
+            ) from exc
         except TemplateError as exc:
             raise ConfigurationError(f"template {language}/{template}.j2 failed to render: {exc}") from exc
         return Draft(text=_tidy(text), language=language, template=template, plan=plan)

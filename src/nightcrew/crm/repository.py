@@ -200,9 +200,7 @@ class FollowUpRepository:
     def count_by_status(self) -> dict[str, int]:
         """How many follow-ups are in each status."""
         rows = self.session.execute(
-            select(FollowUp.status, func.count())
-            .where(FollowUp.tenant_id == self.tenant_id)
-            .group_by(FollowUp.status)
+            select(FollowUp.status, func.count()).where(FollowUp.tenant_id == self.tenant_id).group_by(FollowUp.status)
         ).all()
         return {status: int(n) for status, n in rows}
 

@@ -17,8 +17,28 @@ _COUNTRY_LANGUAGE = {
     **dict.fromkeys(("BR", "PT", "AO", "MZ"), "pt"),
     **dict.fromkeys(("US", "CA", "GB", "IE", "AU", "NZ", "JM", "BZ"), "en"),
     **dict.fromkeys(
-        ("MX", "CO", "AR", "CL", "PE", "EC", "BO", "PY", "UY", "VE", "CR", "PA", "GT", "HN", "SV", "NI",
-         "DO", "PR", "CU", "ES"),
+        (
+            "MX",
+            "CO",
+            "AR",
+            "CL",
+            "PE",
+            "EC",
+            "BO",
+            "PY",
+            "UY",
+            "VE",
+            "CR",
+            "PA",
+            "GT",
+            "HN",
+            "SV",
+            "NI",
+            "DO",
+            "PR",
+            "CU",
+            "ES",
+        ),
         "es",
     ),
 }
@@ -70,8 +90,14 @@ class ContactService:
             inserted = contacts.insert(fresh)
             if inserted is not None:
                 StageRepository(session, tenant_id).add_change(
-                    StageChange(contact_id=inserted.id, from_stage=None, to_stage=initial, changed_at=now,
-                                event_key=event_key, reason="new contact")
+                    StageChange(
+                        contact_id=inserted.id,
+                        from_stage=None,
+                        to_stage=initial,
+                        changed_at=now,
+                        event_key=event_key,
+                        reason="new contact",
+                    )
                 )
                 return inserted, True
             # Another writer created it between our read and insert: update theirs instead.
@@ -85,7 +111,15 @@ class ContactService:
             contact.fields = {**(contact.fields or {}), **dict(incoming["fields"])}
         contact.updated_at = now
         if stage and stage != contact.stage:
-            self.move(session, tenant_id, contact, stage, now=now, event_key=event_key, reason="stage given by event")
+            self.move(
+                session,
+                tenant_id,
+                contact,
+                stage,
+                now=now,
+                event_key=event_key,
+                reason="stage given by event",
+            )
         return contact, created
 
     def move(
@@ -103,8 +137,14 @@ class ContactService:
         if contact.stage == to_stage:
             return None
         change = StageRepository(session, tenant_id).add_change(
-            StageChange(contact_id=contact.id, from_stage=contact.stage, to_stage=to_stage, changed_at=now,
-                        event_key=event_key, reason=reason)
+            StageChange(
+                contact_id=contact.id,
+                from_stage=contact.stage,
+                to_stage=to_stage,
+                changed_at=now,
+                event_key=event_key,
+                reason=reason,
+            )
         )
         contact.stage = to_stage
         contact.updated_at = now

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from nightcrew.events.models import Event
 from nightcrew.events.repository import EventRepository
-from nightcrew.events.schemas import EventError, LeadCreated, MessageReceived, StageChanged, format_errors, parse_event
+from nightcrew.events.schemas import (
+    EventError,
+    LeadCreated,
+    MessageReceived,
+    StageChanged,
+    format_errors,
+    parse_event,
+)
 from nightcrew.playbook.schemas import Playbook
 
 
@@ -57,7 +64,12 @@ def _semantic_errors(event: LeadCreated | MessageReceived | StageChanged, playbo
     stages = [s.name for s in playbook.stages]
     errors = []
     if isinstance(event, LeadCreated) and event.data.stage and event.data.stage not in stages:
-        errors.append({"field": "data.stage", "reason": f"unknown stage {event.data.stage!r}; known: {', '.join(stages)}"})
+        errors.append(
+            {
+                "field": "data.stage",
+                "reason": f"unknown stage {event.data.stage!r}; known: {', '.join(stages)}",
+            }
+        )
     if isinstance(event, StageChanged) and event.data.to not in stages:
         errors.append({"field": "data.to", "reason": f"unknown stage {event.data.to!r}; known: {', '.join(stages)}"})
     return errors
@@ -88,8 +100,9 @@ class EventService:
             try:
                 event = parse_event(raw)
             except ValidationError as exc:
-                report.rejected.append(EventError(index=index, id=raw_id if isinstance(raw_id, str) else None,
-                                                  errors=format_errors(exc)))
+                report.rejected.append(
+                    EventError(index=index, id=raw_id if isinstance(raw_id, str) else None, errors=format_errors(exc))
+                )
                 continue
             problems = _semantic_errors(event, playbook)
             if problems:
@@ -104,8 +117,14 @@ class EventService:
             if existing is not None or key in seen:
                 row = existing or repo.by_key(key)
                 report.duplicates.append(
-                    StoredEvent(key, event.type, row.status if row else "received",
-                                workflow_id_for(tenant_slug, key), tenant_id, duplicate=True)
+                    StoredEvent(
+                        key,
+                        event.type,
+                        row.status if row else "received",
+                        workflow_id_for(tenant_slug, key),
+                        tenant_id,
+                        duplicate=True,
+                    )
                 )
                 continue
             seen.add(key)
@@ -113,9 +132,17 @@ class EventService:
             payload["id"] = key
             stored = repo.insert(
                 Event(
-                    key=key, type=event.type, occurred_at=event.occurred_at, received_at=now, updated_at=now,
-                    status="received", source=source, contact_external_id=event.contact.external_id,
-                    payload=payload, workflow_id=workflow_id_for(tenant_slug, key), trace_id=trace_id,
+                    key=key,
+                    type=event.type,
+                    occurred_at=event.occurred_at,
+                    received_at=now,
+                    updated_at=now,
+                    status="received",
+                    source=source,
+                    contact_external_id=event.contact.external_id,
+                    payload=payload,
+                    workflow_id=workflow_id_for(tenant_slug, key),
+                    trace_id=trace_id,
                     traceparent=traceparent,
                 )
             )
@@ -123,8 +150,14 @@ class EventService:
                 # A concurrent request stored the same id first.
                 row = repo.by_key(key)
                 report.duplicates.append(
-                    StoredEvent(key, event.type, row.status if row else "received",
-                                workflow_id_for(tenant_slug, key), tenant_id, duplicate=True)
+                    StoredEvent(
+                        key,
+                        event.type,
+                        row.status if row else "received",
+                        workflow_id_for(tenant_slug, key),
+                        tenant_id,
+                        duplicate=True,
+                    )
                 )
                 continue
             report.accepted.append(StoredEvent(key, event.type, "received", stored.workflow_id, tenant_id))

@@ -6,34 +6,47 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-EVENTS = Counter(
-    "nightcrew_events_total", "Events by type and final status", ["type", "status"], registry=REGISTRY
-)
+EVENTS = Counter("nightcrew_events_total", "Events by type and final status", ["type", "status"], registry=REGISTRY)
 ACTIONS = Counter("nightcrew_actions_total", "Audit-log actions by kind", ["kind"], registry=REGISTRY)
 VERDICTS = Counter(
-    "nightcrew_guardrail_verdicts_total", "Guardrail verdicts by check and verdict", ["check", "verdict"],
+    "nightcrew_guardrail_verdicts_total",
+    "Guardrail verdicts by check and verdict",
+    ["check", "verdict"],
     registry=REGISTRY,
 )
 MESSAGES_SENT = Counter(
-    "nightcrew_messages_sent_total", "Messages handed to a channel", ["channel", "transport"], registry=REGISTRY
+    "nightcrew_messages_sent_total",
+    "Messages handed to a channel",
+    ["channel", "transport"],
+    registry=REGISTRY,
 )
 SEND_FAILURES = Counter(
     "nightcrew_send_failures_total", "Failed send attempts", ["channel", "transport"], registry=REGISTRY
 )
 PROVIDER_CALLS = Counter(
-    "nightcrew_provider_calls_total", "Model provider calls by outcome", ["provider", "model", "task", "outcome"],
+    "nightcrew_provider_calls_total",
+    "Model provider calls by outcome",
+    ["provider", "model", "task", "outcome"],
     registry=REGISTRY,
 )
 PROVIDER_LATENCY = Histogram(
-    "nightcrew_provider_latency_seconds", "Model provider call latency", ["provider", "model"], registry=REGISTRY
+    "nightcrew_provider_latency_seconds",
+    "Model provider call latency",
+    ["provider", "model"],
+    registry=REGISTRY,
 )
 COST = Counter("nightcrew_cost_usd_total", "Model cost in USD", ["tier", "task"], registry=REGISTRY)
 BREAKER_STATE = Gauge(
-    "nightcrew_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["endpoint"],
+    "nightcrew_breaker_state",
+    "Circuit breaker state (0 closed, 1 half-open, 2 open)",
+    ["endpoint"],
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge("nightcrew_queue_depth", "Work waiting, by queue", ["queue"], registry=REGISTRY)
 STEP_SECONDS = Histogram(
-    "nightcrew_step_seconds", "Workflow step duration", ["step"], registry=REGISTRY,
+    "nightcrew_step_seconds",
+    "Workflow step duration",
+    ["step"],
+    registry=REGISTRY,
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )

@@ -104,9 +104,7 @@ class StatsRepository:
             raise ValueError(f"cannot group messages by {column!r}")
         col = getattr(Message, column)
         rows = self.session.execute(
-            select(col, func.count())
-            .where(Message.tenant_id == self.tenant_id, Message.status == "sent")
-            .group_by(col)
+            select(col, func.count()).where(Message.tenant_id == self.tenant_id, Message.status == "sent").group_by(col)
         ).all()
         return {str(value): int(n) for value, n in rows}
 
@@ -131,7 +129,9 @@ class StatsRepository:
         return int(
             self.session.scalar(
                 select(func.count()).where(
-                    FollowUp.tenant_id == self.tenant_id, FollowUp.status == "pending", FollowUp.due_at <= moment
+                    FollowUp.tenant_id == self.tenant_id,
+                    FollowUp.status == "pending",
+                    FollowUp.due_at <= moment,
                 )
             )
             or 0

@@ -100,12 +100,23 @@ class AuditQueries:
             at = message.sent_at or message.created_at
             items.append({"at": at.isoformat(), "type": "message", "message": message_dict(message)})
         for change in StageRepository(session, tenant_id).history(contact.id):
-            items.append({"at": change.changed_at.isoformat(), "type": "stage",
-                          "stage": {"from": change.from_stage, "to": change.to_stage, "reason": change.reason}})
+            items.append(
+                {
+                    "at": change.changed_at.isoformat(),
+                    "type": "stage",
+                    "stage": {"from": change.from_stage, "to": change.to_stage, "reason": change.reason},
+                }
+            )
         order = {"event": 0, "stage": 1, "action": 2, "message": 3}
         items.sort(key=lambda item: (item["at"], order[item["type"]]))
         followups = [
-            {"id": f.id, "status": f.status, "due_at": f.due_at.isoformat(), "reason": f.reason, "path": f.path}
+            {
+                "id": f.id,
+                "status": f.status,
+                "due_at": f.due_at.isoformat(),
+                "reason": f.reason,
+                "path": f.path,
+            }
             for f in FollowUpRepository(session, tenant_id).for_contact(contact.id)
         ]
         return {"contact": contact_values(contact), "items": items, "followups": followups}

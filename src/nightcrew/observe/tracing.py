@@ -67,7 +67,9 @@ def span_under(traceparent: str | None, name: str, **attributes: str | int | flo
         parts = traceparent.split("-")
         if len(parts) == 4:
             parent = SpanContext(
-                trace_id=int(parts[1], 16), span_id=int(parts[2], 16), is_remote=True,
+                trace_id=int(parts[1], 16),
+                span_id=int(parts[2], 16),
+                is_remote=True,
                 trace_flags=TraceFlags(int(parts[3], 16)),
             )
             context = trace.set_span_in_context(NonRecordingSpan(parent))

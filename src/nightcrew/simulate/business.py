@@ -23,63 +23,239 @@ class Market:
 
 
 MARKETS: tuple[Market, ...] = (
-    Market("MX", "México", 0.28, "es",
-           (("Ciudad de México", "America/Mexico_City"), ("Guadalajara", "America/Mexico_City"),
-            ("Monterrey", "America/Monterrey"), ("Tijuana", "America/Tijuana"))),
-    Market("CO", "Colombia", 0.18, "es", (("Bogotá", "America/Bogota"), ("Medellín", "America/Bogota"),
-                                                     ("Cali", "America/Bogota"))),
-    Market("BR", "Brasil", 0.20, "pt",
-           (("São Paulo", "America/Sao_Paulo"), ("Rio de Janeiro", "America/Sao_Paulo"),
-            ("Belo Horizonte", "America/Sao_Paulo"), ("Recife", "America/Recife"), ("Manaus", "America/Manaus"))),
-    Market("AR", "Argentina", 0.10, "es",
-           (("Buenos Aires", "America/Argentina/Buenos_Aires"), ("Córdoba", "America/Argentina/Cordoba"))),
+    Market(
+        "MX",
+        "México",
+        0.28,
+        "es",
+        (
+            ("Ciudad de México", "America/Mexico_City"),
+            ("Guadalajara", "America/Mexico_City"),
+            ("Monterrey", "America/Monterrey"),
+            ("Tijuana", "America/Tijuana"),
+        ),
+    ),
+    Market(
+        "CO",
+        "Colombia",
+        0.18,
+        "es",
+        (("Bogotá", "America/Bogota"), ("Medellín", "America/Bogota"), ("Cali", "America/Bogota")),
+    ),
+    Market(
+        "BR",
+        "Brasil",
+        0.20,
+        "pt",
+        (
+            ("São Paulo", "America/Sao_Paulo"),
+            ("Rio de Janeiro", "America/Sao_Paulo"),
+            ("Belo Horizonte", "America/Sao_Paulo"),
+            ("Recife", "America/Recife"),
+            ("Manaus", "America/Manaus"),
+        ),
+    ),
+    Market(
+        "AR",
+        "Argentina",
+        0.10,
+        "es",
+        (("Buenos Aires", "America/Argentina/Buenos_Aires"), ("Córdoba", "America/Argentina/Cordoba")),
+    ),
     Market("CL", "Chile", 0.08, "es", (("Santiago", "America/Santiago"),)),
     Market("PE", "Perú", 0.08, "es", (("Lima", "America/Lima"),)),
-    Market("US", "United States", 0.08, "en",
-           (("Miami", "America/New_York"), ("Houston", "America/Chicago"), ("Los Angeles", "America/Los_Angeles"))),
+    Market(
+        "US",
+        "United States",
+        0.08,
+        "en",
+        (
+            ("Miami", "America/New_York"),
+            ("Houston", "America/Chicago"),
+            ("Los Angeles", "America/Los_Angeles"),
+        ),
+    ),
 )
 
 FIRST_NAMES = {
-    "es": ("María", "Lucía", "Camila", "Valentina", "Sofía", "Daniela", "Andrea", "Paola", "Carlos", "Juan",
-           "Diego", "Andrés", "Luis", "Fernanda", "Gabriela", "Natalia", "Jorge", "Ricardo", "Mariana", "Alejandra"),
-    "pt": ("Ana", "Juliana", "Fernanda", "Patrícia", "Camila", "Aline", "Mariana", "Bruna", "Rafael", "Lucas",
-           "Thiago", "Rodrigo", "Gustavo", "Renata", "Carla", "Vanessa", "Felipe", "Marcelo", "Letícia", "Priscila"),
-    "en": ("Jennifer", "Jessica", "Ashley", "Sarah", "Emily", "Michael", "David", "Chris", "Laura", "Melissa",
-           "Vanessa", "Kevin", "Brian", "Stephanie", "Nicole", "Daniel", "Amanda", "Rachel", "Jason", "Monica"),
+    "es": (
+        "María",
+        "Lucía",
+        "Camila",
+        "Valentina",
+        "Sofía",
+        "Daniela",
+        "Andrea",
+        "Paola",
+        "Carlos",
+        "Juan",
+        "Diego",
+        "Andrés",
+        "Luis",
+        "Fernanda",
+        "Gabriela",
+        "Natalia",
+        "Jorge",
+        "Ricardo",
+        "Mariana",
+        "Alejandra",
+    ),
+    "pt": (
+        "Ana",
+        "Juliana",
+        "Fernanda",
+        "Patrícia",
+        "Camila",
+        "Aline",
+        "Mariana",
+        "Bruna",
+        "Rafael",
+        "Lucas",
+        "Thiago",
+        "Rodrigo",
+        "Gustavo",
+        "Renata",
+        "Carla",
+        "Vanessa",
+        "Felipe",
+        "Marcelo",
+        "Letícia",
+        "Priscila",
+    ),
+    "en": (
+        "Jennifer",
+        "Jessica",
+        "Ashley",
+        "Sarah",
+        "Emily",
+        "Michael",
+        "David",
+        "Chris",
+        "Laura",
+        "Melissa",
+        "Vanessa",
+        "Kevin",
+        "Brian",
+        "Stephanie",
+        "Nicole",
+        "Daniel",
+        "Amanda",
+        "Rachel",
+        "Jason",
+        "Monica",
+    ),
 }
 LAST_NAMES = {
-    "es": ("García", "Rodríguez", "Martínez", "López", "Hernández", "González", "Pérez", "Sánchez", "Ramírez",
-           "Torres", "Flores", "Rivera", "Gómez", "Díaz", "Morales"),
-    "pt": ("Silva", "Santos", "Oliveira", "Souza", "Lima", "Pereira", "Costa", "Ferreira", "Almeida", "Carvalho",
-           "Gomes", "Ribeiro", "Martins", "Rocha", "Barbosa"),
-    "en": ("Smith", "Johnson", "Garcia", "Martinez", "Brown", "Davis", "Lopez", "Wilson", "Anderson", "Taylor",
-           "Thomas", "Moore", "Jackson", "White", "Harris"),
+    "es": (
+        "García",
+        "Rodríguez",
+        "Martínez",
+        "López",
+        "Hernández",
+        "González",
+        "Pérez",
+        "Sánchez",
+        "Ramírez",
+        "Torres",
+        "Flores",
+        "Rivera",
+        "Gómez",
+        "Díaz",
+        "Morales",
+    ),
+    "pt": (
+        "Silva",
+        "Santos",
+        "Oliveira",
+        "Souza",
+        "Lima",
+        "Pereira",
+        "Costa",
+        "Ferreira",
+        "Almeida",
+        "Carvalho",
+        "Gomes",
+        "Ribeiro",
+        "Martins",
+        "Rocha",
+        "Barbosa",
+    ),
+    "en": (
+        "Smith",
+        "Johnson",
+        "Garcia",
+        "Martinez",
+        "Brown",
+        "Davis",
+        "Lopez",
+        "Wilson",
+        "Anderson",
+        "Taylor",
+        "Thomas",
+        "Moore",
+        "Jackson",
+        "White",
+        "Harris",
+    ),
 }
 INQUIRY_TYPES = (("english_course", 0.45), ("coding_course", 0.30), ("both", 0.15), ("unsure", 0.10))
-SOURCES = (("instagram", 0.27), ("facebook", 0.18), ("google_ads", 0.20), ("referral", 0.10), ("tiktok", 0.10),
-           ("website", 0.10), ("school_fair", 0.05))
+SOURCES = (
+    ("instagram", 0.27),
+    ("facebook", 0.18),
+    ("google_ads", 0.20),
+    ("referral", 0.10),
+    ("tiktok", 0.10),
+    ("website", 0.10),
+    ("school_fair", 0.05),
+)
 CHANNELS = (("whatsapp", 0.70), ("sms", 0.10), ("email", 0.20))
 # Parents write after work and after the children's bedtime: many leads arrive outside sending hours.
-ARRIVAL_HOURS = (0.5, 0.3, 0.2, 0.1, 0.1, 0.2, 0.6, 1.2, 2.0, 2.6, 2.8, 3.0, 3.2, 3.0, 2.8, 2.8, 3.0, 3.4,
-                 4.0, 4.6, 5.0, 5.2, 4.2, 2.0)
+ARRIVAL_HOURS = (
+    0.5,
+    0.3,
+    0.2,
+    0.1,
+    0.1,
+    0.2,
+    0.6,
+    1.2,
+    2.0,
+    2.6,
+    2.8,
+    3.0,
+    3.2,
+    3.0,
+    2.8,
+    2.8,
+    3.0,
+    3.4,
+    4.0,
+    4.6,
+    5.0,
+    5.2,
+    4.2,
+    2.0,
+)
 
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     values, weights = zip(*weighted, strict=True)
-    return rng.choices(values, weights=weights)[0]
+    return str(rng.choices(values, weights=weights)[0])
 
 
 def _phone(rng: random.Random, market: Market) -> str:
     """A valid mobile number for the market: the country's example number with random trailing digits."""
     example = phonenumbers.example_number_for_type(market.country, phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:
+        raise ValueError(f"no example mobile number for {market.country}")
     national = str(example.national_number)
     keep = max(2, len(national) - 7)
     for _ in range(50):
         candidate = national[:keep] + "".join(str(rng.randrange(10)) for _ in range(len(national) - keep))
         number = phonenumbers.parse(f"+{example.country_code}{candidate}", None)
         if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+    return str(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
 
 
 def sample_lead_fields(rng: random.Random) -> tuple[Market, str, dict[str, Any]]:
@@ -148,7 +324,8 @@ def arrival_times(rng: random.Random, start: datetime, days: int, count: int) ->
     for _ in range(count):
         day = rng.randrange(days)
         hour = rng.choices(range(24), weights=ARRIVAL_HOURS)[0]
-        moment = (local_start + timedelta(days=day)).replace(hour=hour, minute=rng.randrange(60),
-                                                             second=rng.randrange(60), microsecond=0)
+        moment = (local_start + timedelta(days=day)).replace(
+            hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0
+        )
         times.append(moment.astimezone(start.tzinfo))
     return sorted(times)

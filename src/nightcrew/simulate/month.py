@@ -148,7 +148,10 @@ def run(options: DemoOptions, progress: Progress | None = None) -> dict[str, Any
                 raise RuntimeError(f"the simulation made no progress at {moment.isoformat()}")
             last_moment = moment
             if progress:
-                progress(min(1.0, (moment - options.start) / (horizon - options.start)), moment.strftime("%b %d %H:%M"))
+                progress(
+                    min(1.0, (moment - options.start) / (horizon - options.start)),
+                    moment.strftime("%b %d %H:%M"),
+                )
         sim.clock.set(max(sim.clock.now(), horizon))
         return report(sim, end)
     finally:
@@ -174,7 +177,11 @@ def report(sim: Simulation, end: datetime) -> dict[str, Any]:
         messages = stats.messages_by_status()
         out: dict[str, Any] = {
             "business": sim.container.playbook(sim.tenant).business.name,
-            "period": {"start": sim.options.start.isoformat(), "end": end.isoformat(), "days": sim.options.days},
+            "period": {
+                "start": sim.options.start.isoformat(),
+                "end": end.isoformat(),
+                "days": sim.options.days,
+            },
             "events_received": sim.accepted + sim.duplicates + sim.rejected,
             "events_processed": sum(n for status, n in events.items() if status in ("done", "failed")),
             "events_by_type": stats.events_by_type(),
@@ -189,7 +196,10 @@ def report(sim: Simulation, end: datetime) -> dict[str, Any]:
             "failed": events.get("failed", 0) + messages.get("failed", 0),
             "duplicate_sends": sum(n - 1 for n in keys.values() if n > 1),
             "lost_events": sum(n for status, n in events.items() if status not in ("done", "failed")),
-            "followups": {"by_status": stats.followups_by_status(), "due_by_end": stats.followups_due_by(end)},
+            "followups": {
+                "by_status": stats.followups_by_status(),
+                "due_by_end": stats.followups_due_by(end),
+            },
             "wall_seconds": round(time.perf_counter() - sim.started, 2),
         }
     return out

@@ -23,11 +23,22 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     summary = Table(title="Summary", title_justify="left")
     summary.add_column("figure")
     summary.add_column("value", justify="right")
-    for key in ("events_received", "events_processed", "duplicate_events_ignored", "messages_sent", "deferred",
-                "failed", "duplicate_sends", "lost_events", "wall_seconds"):
+    for key in (
+        "events_received",
+        "events_processed",
+        "duplicate_events_ignored",
+        "messages_sent",
+        "deferred",
+        "failed",
+        "duplicate_sends",
+        "lost_events",
+        "wall_seconds",
+    ):
         summary.add_row(key, str(report[key]))
-    summary.add_row("followups pending (due by end)", f"{report['followups']['by_status'].get('pending', 0)} "
-                                                     f"({report['followups']['due_by_end']})")
+    summary.add_row(
+        "followups pending (due by end)",
+        f"{report['followups']['by_status'].get('pending', 0)} ({report['followups']['due_by_end']})",
+    )
     console.print(summary)
     console.print(_counts_table("Messages sent by language", report["messages_by_language"]))
     console.print(_counts_table("Messages sent by segment", report["messages_by_segment"]))

@@ -42,8 +42,13 @@ def begin_event(tenant_id: int, event_key: str) -> dict[str, Any]:
         if event is None:
             raise NotFound(f"event {event_key!r} not found")
         events.set_status(event_key, "processing", now)
-        return {"type": event.type, "payload": event.payload, "traceparent": event.traceparent,
-                "trace_id": event.trace_id, "occurred_at": event.occurred_at.isoformat()}
+        return {
+            "type": event.type,
+            "payload": event.payload,
+            "traceparent": event.traceparent,
+            "trace_id": event.trace_id,
+            "occurred_at": event.occurred_at.isoformat(),
+        }
 
 
 @step("event.finish")
@@ -66,7 +71,11 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
         if message is None:
             raise NotFound(f"message #{message_id} not found")
         if message.status == "sent":
-            return {"status": "sent", "already": True, "sent_at": message.sent_at.isoformat() if message.sent_at else None}
+            return {
+                "status": "sent",
+                "already": True,
+                "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+            }
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
         envelope = outbound(message, tenant.slug, contact.external_id)
@@ -80,13 +89,27 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
         assert message is not None and contact is not None
         mark_sent(session, message, contact, delivery, now)
         audit.record(
-            session, tenant_id, kind="message.sent", step="message.send", now=now,
-            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=contact.id,
+            session,
+            tenant_id,
+            kind="message.sent",
+            step="message.send",
+            now=now,
+            workflow_id=DBOS.workflow_id,
+            event_key=event_key,
+            contact_id=contact.id,
             dedupe_key=f"message:{message.id}:sent",
-            input={"message_id": message.id, "channel": message.channel, "transport": delivery.transport,
-                   "idempotency_key": message.idempotency_key},
-            output={"provider_message_id": delivery.provider_message_id, "text": message.body,
-                    "language": message.language, "plan": message.plan},
+            input={
+                "message_id": message.id,
+                "channel": message.channel,
+                "transport": delivery.transport,
+                "idempotency_key": message.idempotency_key,
+            },
+            output={
+                "provider_message_id": delivery.provider_message_id,
+                "text": message.body,
+                "language": message.language,
+                "plan": message.plan,
+            },
             reason=f"sent via {delivery.transport} as {message.channel}",
         )
     return {"status": "sent", "already": False, "sent_at": now.isoformat()}
@@ -103,9 +126,17 @@ def fail_message(tenant_id: int, message_id: int, error: str, event_key: str | N
             return
         mark_failed(session, message, error, now)
         audit.record(
-            session, tenant_id, kind="message.failed", step="message.fail", now=now,
-            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=message.contact_id,
-            dedupe_key=f"message:{message.id}:failed", input={"message_id": message.id}, output={"error": error},
+            session,
+            tenant_id,
+            kind="message.failed",
+            step="message.fail",
+            now=now,
+            workflow_id=DBOS.workflow_id,
+            event_key=event_key,
+            contact_id=message.contact_id,
+            dedupe_key=f"message:{message.id}:failed",
+            input={"message_id": message.id},
+            output={"error": error},
             reason="every delivery attempt failed",
         )
 
@@ -127,18 +158,34 @@ def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_ke
                 active.due_at, active.source_message_id, active.updated_at = due, message_id, now
                 followup = active
             else:
-                return {"scheduled": False, "reason": f"contact already in follow-up #{active.id} ({active.status})"}
+                return {
+                    "scheduled": False,
+                    "reason": f"contact already in follow-up #{active.id} ({active.status})",
+                }
         else:
             inserted = followups.insert(
-                FollowUp(contact_id=contact_id, kind="cold_check", due_at=due, status="pending",
-                         source_message_id=message_id, created_at=now, updated_at=now)
+                FollowUp(
+                    contact_id=contact_id,
+                    kind="cold_check",
+                    due_at=due,
+                    status="pending",
+                    source_message_id=message_id,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
             if inserted is None:
                 return {"scheduled": False, "reason": "another follow-up became active first"}
             followup = inserted
         audit.record(
-            session, tenant_id, kind="followup.scheduled", step="followup.schedule", now=now,
-            workflow_id=DBOS.workflow_id, event_key=event_key, contact_id=contact_id,
+            session,
+            tenant_id,
+            kind="followup.scheduled",
+            step="followup.schedule",
+            now=now,
+            workflow_id=DBOS.workflow_id,
+            event_key=event_key,
+            contact_id=contact_id,
             dedupe_key=f"followup:{followup.id}:scheduled:{message_id}",
             input={"message_id": message_id, "wait_hours": playbook.followup.wait_hours},
             output={"followup_id": followup.id, "due_at": due.isoformat()},

@@ -27,16 +27,21 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
         if message is None:
             return {"status": "missing"}
         if message.status != "deferred":
-            return {"status": message.status, "event_key": message.event_key, "contact_id": message.contact_id,
-                    "purpose": message.purpose}
+            return {
+                "status": message.status,
+                "event_key": message.event_key,
+                "contact_id": message.contact_id,
+                "purpose": message.purpose,
+            }
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
         reason: str
         if contact.consent == "withdrawn" and message.purpose != "confirmation":
             message.status, reason = "blocked", "the contact opted out while the message waited"
         else:
-            zone, _ = resolve_timezone(contact.timezone, contact.location, contact.phone,
-                                       playbook.hours.default_timezone)
+            zone, _ = resolve_timezone(
+                contact.timezone, contact.location, contact.phone, playbook.hours.default_timezone
+            )
             verdict = check_hours(now, zone, playbook.hours, resolve_country(contact.location, contact.phone))
             if verdict.until is not None:
                 message.send_after, reason = verdict.until, verdict.reason
@@ -44,14 +49,27 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
                 message.status, reason = "pending", "released at its due time"
         message.updated_at = now
         audit.record(
-            session, tenant_id, kind="message.released", step="delivery.release", now=now,
-            workflow_id=workflow_id(), event_key=message.event_key, contact_id=contact.id,
+            session,
+            tenant_id,
+            kind="message.released",
+            step="delivery.release",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=message.event_key,
+            contact_id=contact.id,
             input={"message_id": message.id},
-            output={"status": message.status, "send_after": message.send_after.isoformat() if message.send_after else None},
+            output={
+                "status": message.status,
+                "send_after": message.send_after.isoformat() if message.send_after else None,
+            },
             reason=reason,
         )
-        return {"status": message.status, "event_key": message.event_key, "contact_id": contact.id,
-                "purpose": message.purpose}
+        return {
+            "status": message.status,
+            "event_key": message.event_key,
+            "contact_id": contact.id,
+            "purpose": message.purpose,
+        }
 
 
 @DBOS.workflow(name="deliver_deferred")

@@ -41,15 +41,22 @@ def dispatch(events: Iterable[StoredEvent], *, direct: bool = False) -> list[Wor
     return handles
 
 
-def ingest(container: Container, tenant: TenantRef, raw_events: list[Any], *, source: str,
-           direct: bool = False) -> IngestReport:
+def ingest(
+    container: Container, tenant: TenantRef, raw_events: list[Any], *, source: str, direct: bool = False
+) -> IngestReport:
     """Validate, store (one transaction), then start the workflows of the new events."""
     with tracer().start_as_current_span("events.ingest", attributes={"tenant": tenant.slug, "count": len(raw_events)}):
         traceparent, trace_id = current_traceparent(), current_trace_id()
         with transaction(container.sessions) as session:
             report = EventService().store(
-                session, tenant_id=tenant.id, tenant_slug=tenant.slug, playbook=container.playbook(tenant),
-                raw_events=raw_events, now=container.clock.now(), source=source, traceparent=traceparent,
+                session,
+                tenant_id=tenant.id,
+                tenant_slug=tenant.slug,
+                playbook=container.playbook(tenant),
+                raw_events=raw_events,
+                now=container.clock.now(),
+                source=source,
+                traceparent=traceparent,
                 trace_id=trace_id,
             )
         report.handles = dispatch(report.accepted, direct=direct)

@@ -15,7 +15,9 @@ from nightcrew.workflows.runtime import container, current_traceparent, step
 
 
 @step("inbound.record")
-def record_inbound(tenant_id: int, event_key: str, contact_id: int, data: dict[str, Any], occurred_at: str) -> dict[str, Any]:
+def record_inbound(
+    tenant_id: int, event_key: str, contact_id: int, data: dict[str, Any], occurred_at: str
+) -> dict[str, Any]:
     """Note the reply on the contact and stop pending follow-ups: a reply ends a sequence."""
     from datetime import datetime
 
@@ -24,13 +26,22 @@ def record_inbound(tenant_id: int, event_key: str, contact_id: int, data: dict[s
     with transaction(c.sessions) as session:
         contact = ContactRepository(session, tenant_id).get(contact_id, for_update=True)
         assert contact is not None
-        contact.last_inbound_at = max(datetime.fromisoformat(occurred_at), contact.last_inbound_at or now) \
-            if contact.last_inbound_at else datetime.fromisoformat(occurred_at)
+        contact.last_inbound_at = (
+            max(datetime.fromisoformat(occurred_at), contact.last_inbound_at or now)
+            if contact.last_inbound_at
+            else datetime.fromisoformat(occurred_at)
+        )
         contact.updated_at = now
         stopped = c.contacts.stop_followups(session, tenant_id, contact.id, "the contact replied", now)
         audit.record(
-            session, tenant_id, kind="inbound.received", step="inbound.record", now=now,
-            workflow_id=workflow_id(), event_key=event_key, contact_id=contact.id,
+            session,
+            tenant_id,
+            kind="inbound.received",
+            step="inbound.record",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact.id,
             input={"channel": data["channel"], "text": data["text"]},
             output={"followups_cancelled": stopped},
             reason="inbound message" + (f"; {stopped} pending follow-up(s) stopped" if stopped else ""),

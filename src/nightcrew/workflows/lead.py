@@ -18,7 +18,14 @@ from nightcrew.guardrails.places import resolve_country, resolve_timezone
 from nightcrew.guardrails.verdict import Verdict, VerdictKind
 from nightcrew.observe import audit
 from nightcrew.observe.metrics import VERDICTS
-from nightcrew.workflows.common import begin_event, deliver, fail_message, finish_event, schedule_followup, workflow_id
+from nightcrew.workflows.common import (
+    begin_event,
+    deliver,
+    fail_message,
+    finish_event,
+    schedule_followup,
+    workflow_id,
+)
 from nightcrew.workflows.runtime import container, current_traceparent, step
 
 SEND_STEP = "send"
@@ -33,13 +40,27 @@ def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> d
     playbook = c.playbook(tenant)
     with transaction(c.sessions) as session:
         contact, created = c.contacts.upsert(
-            session, tenant_id, payload["contact"], now=now, playbook=playbook,
-            stage=(payload.get("data") or {}).get("stage"), event_key=event_key,
+            session,
+            tenant_id,
+            payload["contact"],
+            now=now,
+            playbook=playbook,
+            stage=(payload.get("data") or {}).get("stage"),
+            event_key=event_key,
         )
         audit.record(
-            session, tenant_id, kind="contact.upserted", step="contact.upsert", now=now,
-            workflow_id=workflow_id(), event_key=event_key, contact_id=contact.id,
-            input={"external_id": contact.external_id, "fields": sorted((payload["contact"].get("fields") or {}))},
+            session,
+            tenant_id,
+            kind="contact.upserted",
+            step="contact.upsert",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact.id,
+            input={
+                "external_id": contact.external_id,
+                "fields": sorted(payload["contact"].get("fields") or {}),
+            },
             output={"created": created, "stage": contact.stage},
             reason="new contact" if created else "existing contact updated",
         )
@@ -53,7 +74,7 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
     started = time.perf_counter()
     now = c.clock.now()
     playbook = c.playbook(c.tenant_by_id(tenant_id))
-    decision = {
+    decision: dict[str, Any] = {
         "segment": playbook.default_segment,
         "probability": None,
         "model": "playbook-default",
@@ -68,10 +89,20 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
         contact.segment_model = str(decision["model"])
         contact.updated_at = now
         audit.record(
-            session, tenant_id, kind="lead.classified", step="lead.classify", now=now,
-            workflow_id=workflow_id(), event_key=event_key, contact_id=contact_id,
-            input={"fields": contact.fields}, output=decision, reason=str(decision["why"]),
-            model=str(decision["model"]), tier="local", duration_ms=(time.perf_counter() - started) * 1000,
+            session,
+            tenant_id,
+            kind="lead.classified",
+            step="lead.classify",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact_id,
+            input={"fields": contact.fields},
+            output=decision,
+            reason=str(decision["why"]),
+            model=str(decision["model"]),
+            tier="local",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
     return decision
 
@@ -84,16 +115,27 @@ def choose_plan(tenant_id: int, event_key: str, contact: dict[str, Any], segment
     playbook = c.playbook(c.tenant_by_id(tenant_id))
     language, language_reason = resolve_language(contact, playbook)
     plan = pick_plan(playbook, purpose="outreach", segment=segment, stage=contact["stage"], language=language)
-    chosen = {"plan": plan.name, "template": plan.template, "language": language, "tone": plan.tone,
-              "call_to_action": plan.call_to_action}
+    chosen = {
+        "plan": plan.name,
+        "template": plan.template,
+        "language": language,
+        "tone": plan.tone,
+        "call_to_action": plan.call_to_action,
+    }
     with transaction(c.sessions) as session:
         audit.record(
-            session, tenant_id, kind="plan.chosen", step="lead.pick_plan", now=now,
-            workflow_id=workflow_id(), event_key=event_key, contact_id=contact["id"],
+            session,
+            tenant_id,
+            kind="plan.chosen",
+            step="lead.pick_plan",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact["id"],
             input={"segment": segment, "stage": contact["stage"], "language": language},
             output=chosen,
             reason=f"most specific plan for segment={segment}, stage={contact['stage']}; "
-                   f"language {language} ({language_reason})",
+            f"language {language} ({language_reason})",
         )
     return chosen
 
@@ -105,22 +147,42 @@ def compose(tenant_id: int, event_key: str, contact: dict[str, Any], plan: dict[
     started = time.perf_counter()
     now = c.clock.now()
     draft = c.composer(c.tenant_by_id(tenant_id)).render(plan["template"], plan["plan"], plan["language"], contact)
-    result = {"text": draft.text, "language": draft.language, "template": draft.template, "plan": draft.plan,
-              "source": draft.source}
+    result = {
+        "text": draft.text,
+        "language": draft.language,
+        "template": draft.template,
+        "plan": draft.plan,
+        "source": draft.source,
+    }
     with transaction(c.sessions) as session:
         audit.record(
-            session, tenant_id, kind="message.composed", step="lead.compose", now=now,
-            workflow_id=workflow_id(), event_key=event_key, contact_id=contact["id"],
+            session,
+            tenant_id,
+            kind="message.composed",
+            step="lead.compose",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact["id"],
             input={"plan": plan["plan"], "template": plan["template"], "language": plan["language"]},
-            output=result, reason=f"template {plan['language']}/{plan['template']}.j2",
-            model="template", tier="local", duration_ms=(time.perf_counter() - started) * 1000,
+            output=result,
+            reason=f"template {plan['language']}/{plan['template']}.j2",
+            model="template",
+            tier="local",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
     return result
 
 
 @step("lead.check")
-def check(tenant_id: int, event_key: str, contact_id: int, draft: dict[str, Any], segment: str,
-          purpose: str = "outreach") -> dict[str, Any]:
+def check(
+    tenant_id: int,
+    event_key: str,
+    contact_id: int,
+    draft: dict[str, Any],
+    segment: str,
+    purpose: str = "outreach",
+) -> dict[str, Any]:
     """Run the guardrails and record the intended message with its verdict (once per workflow)."""
     c = container()
     now = c.clock.now()
@@ -135,39 +197,71 @@ def check(tenant_id: int, event_key: str, contact_id: int, draft: dict[str, Any]
             verdicts.append(Verdict.block("address", "the contact has no phone or email we can write to"))
         if contact.consent == "withdrawn" and purpose != "confirmation":
             verdicts.append(Verdict.block("consent", "the contact opted out"))
-        zone, zone_source = resolve_timezone(contact.timezone, contact.location, contact.phone,
-                                             playbook.hours.default_timezone)
+        zone, zone_source = resolve_timezone(
+            contact.timezone, contact.location, contact.phone, playbook.hours.default_timezone
+        )
         country = resolve_country(contact.location, contact.phone)
         hours = check_hours(now, zone, playbook.hours, country, last_inbound_at=contact.last_inbound_at)
-        verdicts.append(Verdict(hours.kind, hours.check, f"{hours.reason} (timezone from {zone_source})",
-                                until=hours.until))
+        verdicts.append(
+            Verdict(hours.kind, hours.check, f"{hours.reason} (timezone from {zone_source})", until=hours.until)
+        )
         final = max(verdicts, key=lambda v: v.severity)
-        status = {VerdictKind.PASS: "pending", VerdictKind.DEFER: "deferred", VerdictKind.BLOCK: "blocked",
-                  VerdictKind.REVIEW: "review", VerdictKind.REVISE: "pending"}[final.kind]
+        status = {
+            VerdictKind.PASS: "pending",
+            VerdictKind.DEFER: "deferred",
+            VerdictKind.BLOCK: "blocked",
+            VerdictKind.REVIEW: "review",
+            VerdictKind.REVISE: "pending",
+        }[final.kind]
         message = record_intent(
-            session, tenant_id,
+            session,
+            tenant_id,
             Message(
-                contact_id=contact.id, event_key=event_key, workflow_id=wid,
-                idempotency_key=idempotency_key(wid, SEND_STEP), purpose=purpose,
-                channel=address.channel if address else "none", to_address=address.to if address else "",
-                language=draft["language"], plan=draft["plan"], template=draft["template"], segment=segment,
-                stage=contact.stage, body=final.text or draft["text"], status=status,
-                send_after=final.until, created_at=now, updated_at=now,
+                contact_id=contact.id,
+                event_key=event_key,
+                workflow_id=wid,
+                idempotency_key=idempotency_key(wid, SEND_STEP),
+                purpose=purpose,
+                channel=address.channel if address else "none",
+                to_address=address.to if address else "",
+                language=draft["language"],
+                plan=draft["plan"],
+                template=draft["template"],
+                segment=segment,
+                stage=contact.stage,
+                body=final.text or draft["text"],
+                status=status,
+                send_after=final.until,
+                created_at=now,
+                updated_at=now,
             ),
         )
         for verdict in verdicts:
             VERDICTS.labels(check=verdict.check, verdict=verdict.kind.value).inc()
         audit.record(
-            session, tenant_id, kind="guardrail.verdict", step="lead.check", now=now,
-            workflow_id=wid, event_key=event_key, contact_id=contact.id,
+            session,
+            tenant_id,
+            kind="guardrail.verdict",
+            step="lead.check",
+            now=now,
+            workflow_id=wid,
+            event_key=event_key,
+            contact_id=contact.id,
             input={"text": draft["text"], "purpose": purpose, "channel": message.channel},
-            output={"verdict": final.kind.value, "checks": [v.to_dict() for v in verdicts],
-                    "message_id": message.id},
+            output={
+                "verdict": final.kind.value,
+                "checks": [v.to_dict() for v in verdicts],
+                "message_id": message.id,
+            },
             reason=final.reason,
         )
-        return {"message_id": message.id, "status": message.status,
-                "until": message.send_after.isoformat() if message.send_after else None,
-                "verdict": final.kind.value, "reason": final.reason}
+        return {
+            "message_id": message.id,
+            "status": message.status,
+            "until": message.send_after.isoformat() if message.send_after else None,
+            "verdict": final.kind.value,
+            "reason": final.reason,
+        }
 
 
 @DBOS.workflow(name="lead")

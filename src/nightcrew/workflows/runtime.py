@@ -136,8 +136,13 @@ def queue(name: str) -> Queue:
         raise ConfigurationError(f"queue {name!r} is not registered: is the runtime launched?") from exc
 
 
-def step(name: str, *, retries: int = 0, interval_s: float = 0.5,
-         should_retry: Callable[[BaseException], bool] | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def step(
+    name: str,
+    *,
+    retries: int = 0,
+    interval_s: float = 0.5,
+    should_retry: Callable[[BaseException], bool] | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """A DBOS step that also opens a span under the event's trace and times itself."""
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
@@ -152,8 +157,13 @@ def step(name: str, *, retries: int = 0, interval_s: float = 0.5,
 
         options: dict[str, Any] = {"name": name}
         if retries:
-            options.update(retries_allowed=True, max_attempts=retries + 1, interval_seconds=interval_s,
-                           backoff_rate=2.0, should_retry=should_retry)
+            options.update(
+                retries_allowed=True,
+                max_attempts=retries + 1,
+                interval_seconds=interval_s,
+                backoff_rate=2.0,
+                should_retry=should_retry,
+            )
         decorated: Callable[P, R] = DBOS.step(**options)(traced)
         return decorated
 

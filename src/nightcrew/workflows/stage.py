@@ -29,14 +29,27 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
         contact = ContactRepository(session, tenant_id).get(contact_id, for_update=True)
         assert contact is not None
         previous = contact.stage
-        change = c.contacts.move(session, tenant_id, contact, to_stage, now=now, event_key=event_key,
-                                 reason=reason or "stage changed in the CRM")
+        change = c.contacts.move(
+            session,
+            tenant_id,
+            contact,
+            to_stage,
+            now=now,
+            event_key=event_key,
+            reason=reason or "stage changed in the CRM",
+        )
         stopped = 0
         if change is not None and kind in STOPPING_KINDS:
             stopped = c.contacts.stop_followups(session, tenant_id, contact.id, f"stage moved to {to_stage}", now)
         audit.record(
-            session, tenant_id, kind="stage.changed", step="stage.move", now=now, workflow_id=workflow_id(),
-            event_key=event_key, contact_id=contact.id,
+            session,
+            tenant_id,
+            kind="stage.changed",
+            step="stage.move",
+            now=now,
+            workflow_id=workflow_id(),
+            event_key=event_key,
+            contact_id=contact.id,
             input={"from": previous, "to": to_stage, "kind": kind},
             output={"moved": change is not None, "followups_cancelled": stopped},
             reason=(f"{previous} -> {to_stage} ({kind})" if change else f"already in {to_stage}")

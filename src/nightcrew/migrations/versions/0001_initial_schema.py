@@ -112,9 +112,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_pipeline_stages_tenant_id_tenants")
-        ),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_pipeline_stages_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pipeline_stages")),
         sa.UniqueConstraint("tenant_id", "name", name=op.f("uq_pipeline_stages_tenant_id_name")),
     )
@@ -173,9 +171,7 @@ def upgrade() -> None:
         sa.Column("outcome", sa.Text(), nullable=True),
         sa.Column("created_at", nightcrew.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", nightcrew.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_followups_contact_id_contacts")
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_followups_contact_id_contacts")),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_followups_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_followups")),
     )
@@ -219,9 +215,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", nightcrew.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", nightcrew.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_messages_contact_id_contacts")
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_messages_contact_id_contacts")),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_messages_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_messages_idempotency_key")),
@@ -241,12 +235,8 @@ def upgrade() -> None:
         sa.Column("changed_at", nightcrew.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("event_key", sa.String(length=200), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_stage_changes_contact_id_contacts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_stage_changes_tenant_id_tenants")
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], name=op.f("fk_stage_changes_contact_id_contacts")),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_stage_changes_tenant_id_tenants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stage_changes")),
     )
     with op.batch_alter_table("stage_changes", schema=None) as batch_op:

@@ -1,0 +1,72 @@
+"""The command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXE = str(Path(sys.executable).parent / "nightcrew")
+
+
+def nightcrew(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [EXE, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"nightcrew {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_init_writes_a_playbook_that_loads(tmp_path: Path) -> None:
+    nightcrew("init", "mybiz", cwd=tmp_path)
+    assert (tmp_path / "mybiz" / "playbook.yaml").is_file()
+    assert (tmp_path / "mybiz" / "templates" / "pt" / "first_touch_hot.j2").is_file()
+    again = nightcrew("init", "mybiz", cwd=tmp_path, check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = nightcrew("db", "upgrade", cwd=tmp_path, env={"NIGHTCREW_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert "revision" in result.stdout
+    assert (tmp_path / "x.db").exists()
+
+
+def test_bad_settings_are_a_clear_error(tmp_path: Path) -> None:
+    result = nightcrew("db", "upgrade", cwd=tmp_path, env={"NIGHTCREW_DATABASE_URL": "mysql://x"}, check=False)
+    assert result.returncode == 2 and "database_url" in result.stderr
+
+
+def test_serve_refuses_to_run_without_an_api_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NIGHTCREW_API_KEY"}
+    result = subprocess.run([EXE, "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "NIGHTCREW_API_KEY" in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_a_small_month_and_the_trace_command_reads_it(tmp_path: Path) -> None:
+    nightcrew("demo", "--leads", "25", "--days", "5", "--json", "report.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["events_processed"] == 25
+    assert report["messages_sent"] == 25
+    assert report["duplicate_sends"] == 0 and report["lost_events"] == 0 and report["failed"] == 0
+    assert report["deferred"] > 0
+    assert set(report["messages_by_language"]) <= {"es", "pt", "en"}
+    lines = (tmp_path / "nightcrew-demo-outbox.jsonl").read_text().splitlines()
+    assert len(lines) == 25
+    contact = json.loads(lines[0])["contact_external_id"]
+    env = {"NIGHTCREW_DATABASE_URL": f"sqlite:///{tmp_path}/nightcrew-demo.db"}
+    shown = nightcrew("trace", contact, "--json", cwd=tmp_path, env=env)
+    timeline = json.loads(shown.stdout)
+    kinds = [item["action"]["kind"] for item in timeline["items"] if item["type"] == "action"]
+    assert "lead.classified" in kinds and "message.sent" in kinds
+    table = nightcrew("trace", contact, cwd=tmp_path, env={**env, "COLUMNS": "250"})
+    assert "lead.classified" in table.stdout
+    missing = nightcrew("trace", "nobody", cwd=tmp_path, env=env, check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
