@@ -23,6 +23,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+tenants_app = typer.Typer(
+    help="Tenants: one per business location, each with its own playbook, keys and data.", no_args_is_help=True
+)
+app.add_typer(tenants_app, name="tenants")
+keys_app = typer.Typer(help="API keys (stored hashed, with scopes).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err = Console(stderr=True)
@@ -235,6 +241,120 @@ def trace(
             s = item["stage"]
             table.add_row(item["at"][:19], "stage", f"{s['from']} -> {s['to']}", s["reason"], "", "", "")
     console.print(table)
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Argument(help="Short name used in URLs and workflow ids, e.g. 'bogota'.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    playbook: Annotated[Path | None, typer.Option(help="This tenant's playbook file.")] = None,
+) -> None:
+    """Create a tenant (or update its playbook path) and sync its pipeline."""
+    import re
+
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", slug):
+        err.print("[red]error:[/red] a tenant slug is 1-63 lowercase letters, digits or dashes")
+        raise typer.Exit(2)
+    container = _prepare(_settings())
+    try:
+        ref = container.ensure_tenant(slug, name, playbook.resolve() if playbook else None)
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    console.print(f"tenant {ref.slug} (#{ref.id}) ready; playbook: {ref.playbook_path or 'default'}")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List tenants."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.crm.repository import TenantRepository
+    from nightcrew.db import transaction
+
+    container = build_container(_settings())
+    table = Table("id", "slug", "name", "playbook")
+    with transaction(container.sessions) as session:
+        for row in TenantRepository(session).all():
+            table.add_row(str(row.id), row.slug, row.name, row.playbook_path or "default")
+    container.close()
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    scope: Annotated[list[str], typer.Option(help="events:write, read, review or admin (repeatable).")],
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "api",
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.crm.keys import issue_key
+    from nightcrew.db import transaction
+
+    container = build_container(_settings())
+    try:
+        ref = container.tenant(tenant)
+        with transaction(container.sessions) as session:
+            issued = issue_key(session, ref.id, name, scope, container.clock.now())
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    console.print(f"key #{issued.id} for {tenant} with scopes {', '.join(issued.scopes)}:")
+    console.print(issued.secret, soft_wrap=True)
+    err.print("store it now: it cannot be shown again")
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None:
+    """List a tenant's keys (prefixes only)."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.crm.repository import ApiKeyRepository
+    from nightcrew.db import transaction
+
+    container = build_container(_settings())
+    try:
+        ref = container.tenant(tenant)
+        table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+        with transaction(container.sessions) as session:
+            for key in ApiKeyRepository(session).for_tenant(ref.id):
+                table.add_row(
+                    str(key.id),
+                    key.name,
+                    key.prefix + "…",
+                    ",".join(key.scopes),
+                    key.created_at.isoformat()[:19],
+                    key.last_used_at.isoformat()[:19] if key.last_used_at else "",
+                    key.revoked_at.isoformat()[:19] if key.revoked_at else "",
+                )
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (from keys list).")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+) -> None:
+    """Revoke a key at once."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.crm.keys import revoke_key
+    from nightcrew.db import transaction
+
+    container = build_container(_settings())
+    try:
+        ref = container.tenant(tenant)
+        with transaction(container.sessions) as session:
+            revoke_key(session, ref.id, key_id, container.clock.now())
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    console.print(f"key #{key_id} revoked")
 
 
 def _summary(output: dict[str, Any]) -> str:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
 
     max_batch_events: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
 
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None

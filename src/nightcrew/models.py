@@ -1,8 +1,8 @@
 """Imports every ORM model so the metadata is complete (Alembic and tests use it)."""
 
 from nightcrew.channels.models import Message
-from nightcrew.crm.models import Contact, FollowUp, PipelineStage, StageChange, Tenant
+from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
 from nightcrew.events.models import Event
 from nightcrew.observe.models import Action
 
-__all__ = ["Action", "Contact", "Event", "FollowUp", "Message", "PipelineStage", "StageChange", "Tenant"]
+__all__ = ["Action", "ApiKey", "Contact", "Event", "FollowUp", "Message", "PipelineStage", "StageChange", "Tenant"]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from nightcrew.api.auth import Principal, authenticate, bearer_token
+from nightcrew.api.auth import Principal, RateLimiter, authenticate, bearer_token
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
 from nightcrew.db import transaction
@@ -65,8 +65,12 @@ def create_app(
         response.headers["X-Response-Time-Ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+
     def principal(request: Request) -> Principal:
-        return authenticate(c, bearer_token(request))
+        who = authenticate(c, bearer_token(request))
+        limiter.check(who.key_id)
+        return who
 
     async def read_json(request: Request) -> Any:
         length = request.headers.get("content-length")

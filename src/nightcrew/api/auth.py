@@ -1,16 +1,20 @@
-"""Who is calling: a Bearer key resolves to a tenant and its scopes."""
+"""Who is calling: a Bearer key resolves to a tenant and its scopes; each key has a rate limit."""
 
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 
 from nightcrew.bootstrap import Container, TenantRef
-from nightcrew.errors import Forbidden, Unauthorized
-
-SCOPES = ("events:write", "read", "review", "admin")
+from nightcrew.crm.keys import SCOPES, hash_key
+from nightcrew.crm.repository import ApiKeyRepository
+from nightcrew.db import transaction
+from nightcrew.errors import Forbidden, RateLimited, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Principal:
     tenant: TenantRef
     scopes: frozenset[str]
     key_name: str
+    key_id: str
 
     def require(self, scope: str) -> None:
         """Raise 403 unless the caller holds ``scope`` (admin holds every scope)."""
@@ -37,8 +42,41 @@ def bearer_token(request: Request) -> str:
 
 
 def authenticate(container: Container, token: str) -> Principal:
-    """Resolve a key: the single-tenant admin key from NIGHTCREW_API_KEY."""
+    """Resolve a key: NIGHTCREW_API_KEY (admin of the default tenant) or a stored tenant key."""
     admin = container.settings.api_key
     if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
-        return Principal(container.tenant(container.settings.default_tenant), frozenset(SCOPES), "admin")
-    raise Unauthorized("unknown API key")
+        return Principal(container.tenant(container.settings.default_tenant), frozenset(SCOPES), "admin", "env")
+    now = container.clock.now()
+    with transaction(container.sessions) as session:
+        keys = ApiKeyRepository(session)
+        row = keys.by_hash(hash_key(token))
+        if row is None:
+            raise Unauthorized("unknown or revoked API key")
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            keys.touch(row.id, now)
+        tenant_id, scopes, name, key_id = row.tenant_id, frozenset(row.scopes), row.name, str(row.id)
+    return Principal(container.tenant_by_id(tenant_id), scopes, name, key_id)
+
+
+class RateLimiter:
+    """A token bucket per API key, in this process (each API process behind a balancer limits on its own)."""
+
+    def __init__(self, per_minute: int, burst: int | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(burst or per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Take one token for ``key`` or raise RateLimited with how long to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise RateLimited(
+                    f"rate limit of {self.rate * 60:.0f} requests per minute exceeded for this API key",
+                    retry_after=(1.0 - tokens) / self.rate,
+                )
+            self._buckets[key] = (tokens - 1.0, now)

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nightcrew.crm.models import Contact, FollowUp, PipelineStage, StageChange, Tenant
+from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
 from nightcrew.db import is_unique_violation
 
 ACTIVE_FOLLOWUP = ("pending", "running")
@@ -39,6 +39,37 @@ class TenantRepository:
         self.session.add(tenant)
         self.session.flush()
         return tenant
+
+
+class ApiKeyRepository:
+    """API keys; looked up by hash across tenants (a key names its tenant)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        """The live key with this hash."""
+        return self.session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
+
+    def add(self, key: ApiKey) -> ApiKey:
+        """Store a new key."""
+        self.session.add(key)
+        self.session.flush()
+        return key
+
+    def for_tenant(self, tenant_id: int) -> Sequence[ApiKey]:
+        """A tenant's keys, newest first."""
+        return self.session.scalars(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id.desc())
+        ).all()
+
+    def get(self, key_id: int) -> ApiKey | None:
+        """A key by id."""
+        return self.session.get(ApiKey, key_id)
+
+    def touch(self, key_id: int, now: datetime) -> None:
+        """Record that a key was used."""
+        self.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
 
 class ContactRepository:
