@@ -7,13 +7,13 @@ from collections.abc import Iterator
 import pytest
 from dbos import DBOS
 from fastapi.testclient import TestClient
+from tests.conftest import Env
+from tests.support.events import lead
 
 from nightcrew.api.app import create_app
 from nightcrew.crm.keys import hash_key, issue_key
 from nightcrew.crm.repository import ApiKeyRepository
 from nightcrew.db import transaction
-from tests.conftest import Env
-from tests.support.events import lead
 
 
 @pytest.fixture
