@@ -20,8 +20,10 @@ from nightcrew.crm.repository import StageRepository, TenantRepository
 from nightcrew.crm.service import ContactService
 from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
+from nightcrew.guardrails.policy import PolicySet
 from nightcrew.observe.tracing import configure_tracing
 from nightcrew.playbook import Playbook, load_playbook
+from nightcrew.review.service import ReviewService
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Container:
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.transports = transports or default_transports(settings)
         self.contacts = ContactService()
+        self.review = ReviewService()
+        self._policies: dict[str, PolicySet] = {}
         self._playbooks: dict[str, Playbook] = {}
         self._composers: dict[str, TemplateComposer] = {}
         self._tenants: dict[str, TenantRef] = {}
@@ -130,6 +134,17 @@ class Container:
     def playbook(self, tenant: TenantRef) -> Playbook:
         """The tenant's validated playbook (its own file, else NIGHTCREW_PLAYBOOK, else the sample)."""
         return self._load_playbook(tenant)
+
+    def policy(self, tenant: TenantRef) -> PolicySet:
+        """The guardrail policy read from the tenant's playbook."""
+        playbook = self.playbook(tenant)
+        key = str(playbook.base_dir)
+        with self._lock:
+            policy = self._policies.get(key)
+            if policy is None:
+                policy = PolicySet.from_playbook(playbook)
+                self._policies[key] = policy
+            return policy
 
     def composer(self, tenant: TenantRef) -> TemplateComposer:
         """The template composer over the tenant's playbook."""

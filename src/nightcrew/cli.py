@@ -29,6 +29,9 @@ tenants_app = typer.Typer(
 app.add_typer(tenants_app, name="tenants")
 keys_app = typer.Typer(help="API keys (stored hashed, with scopes).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+review_app = typer.Typer(help="The human review queue.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+TenantOption = Annotated[str | None, typer.Option(help="Tenant slug (default: the default tenant).")]
 
 console = Console()
 err = Console(stderr=True)
@@ -355,6 +358,137 @@ def keys_revoke(
     finally:
         container.close()
     console.print(f"key #{key_id} revoked")
+
+
+def _review_item_table(items: list[dict[str, Any]]) -> Table:
+    table = Table("id", "status", "kind", "deadline", "reasons", "draft")
+    for item in items:
+        table.add_row(
+            str(item["id"]),
+            item["status"],
+            item["kind"],
+            item["deadline"][:16],
+            "; ".join(item["reasons"])[:120],
+            (item["draft"] or "")[:80],
+        )
+    return table
+
+
+@review_app.command("list")
+def review_list(
+    tenant: TenantOption = None,
+    status: Annotated[str, typer.Option(help="open, approved, rejected or all.")] = "open",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Items waiting for a person, nearest deadline first."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.db import transaction
+    from nightcrew.review.repository import ReviewRepository
+    from nightcrew.review.service import item_dict
+
+    settings = _settings()
+    container = build_container(settings)
+    try:
+        ref = container.tenant(tenant or settings.default_tenant)
+        with transaction(container.sessions) as session:
+            rows = ReviewRepository(session, ref.id).list(None if status == "all" else status, limit=500, offset=0)
+            items = [item_dict(i) for i in rows]
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    if as_json:
+        console.print_json(json.dumps(items, ensure_ascii=False))
+    else:
+        console.print(_review_item_table(items))
+
+
+@review_app.command("show")
+def review_show(item_id: Annotated[int, typer.Argument()], tenant: TenantOption = None) -> None:
+    """One item: draft, reasons, context."""
+    from nightcrew.bootstrap import build_container
+    from nightcrew.db import transaction
+    from nightcrew.errors import NotFound
+    from nightcrew.review.repository import ReviewRepository
+    from nightcrew.review.service import item_dict
+
+    settings = _settings()
+    container = build_container(settings)
+    try:
+        ref = container.tenant(tenant or settings.default_tenant)
+        with transaction(container.sessions) as session:
+            item = ReviewRepository(session, ref.id).get(item_id)
+            if item is None:
+                raise NotFound(f"review item #{item_id} not found")
+            data = item_dict(item)
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        container.close()
+    console.print_json(json.dumps(data, ensure_ascii=False))
+
+
+def _decide(tenant: str | None, action: Any) -> dict[str, Any]:
+    """Run a review decision with DBOS up, so an approved message is sent by its durable workflow."""
+    from nightcrew.workflows import runtime
+
+    settings = _settings()
+    container = _prepare(settings)
+    runtime.launch(container, schedule_sweeps=False)
+    try:
+        ref = container.tenant(tenant or settings.default_tenant)
+        result: dict[str, Any] = action(container, ref)
+        return result
+    except NightcrewError as exc:
+        raise _fail(exc) from exc
+    finally:
+        runtime.shutdown()
+        container.close()
+
+
+@review_app.command("approve")
+def review_approve(
+    item_id: Annotated[int, typer.Argument()],
+    tenant: TenantOption = None,
+    text: Annotated[str | None, typer.Option(help="Send this text instead (it is re-checked).")] = None,
+    segment: Annotated[str | None, typer.Option(help="The right segment (stored as a training label).")] = None,
+    intent: Annotated[str | None, typer.Option(help="The right intent (stored as a training label).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+    reviewer: Annotated[str, typer.Option(help="Who decides.")] = "cli",
+) -> None:
+    """Approve an item; its message is sent once (or at the first allowed minute)."""
+    from nightcrew.workflows.review import approve_item, wait_for_review_send
+
+    correction = {k: v for k, v in (("segment", segment), ("intent", intent)) if v}
+
+    def act(container: Any, ref: Any) -> dict[str, Any]:
+        result = approve_item(container, ref, item_id, reviewer=reviewer, text=text, correction=correction, note=note)
+        if result["message_status"] == "pending":
+            wait_for_review_send(item_id)
+            result["message_status"] = "sent"
+        return result
+
+    result = _decide(tenant, act)
+    console.print(f"item #{item_id} approved; message {result['message_status']}")
+
+
+@review_app.command("reject")
+def review_reject(
+    item_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why it must not be sent.")],
+    tenant: TenantOption = None,
+    segment: Annotated[str | None, typer.Option(help="The right segment (stored as a training label).")] = None,
+    intent: Annotated[str | None, typer.Option(help="The right intent (stored as a training label).")] = None,
+    reviewer: Annotated[str, typer.Option(help="Who decides.")] = "cli",
+) -> None:
+    """Reject an item: its draft is never sent."""
+    from nightcrew.workflows.review import reject_item
+
+    correction = {k: v for k, v in (("segment", segment), ("intent", intent)) if v}
+    _decide(
+        tenant, lambda c, ref: reject_item(c, ref, item_id, reviewer=reviewer, reason=reason, correction=correction)
+    )
+    console.print(f"item #{item_id} rejected")
 
 
 def _summary(output: dict[str, Any]) -> str:

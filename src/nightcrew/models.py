@@ -4,5 +4,18 @@ from nightcrew.channels.models import Message
 from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
 from nightcrew.events.models import Event
 from nightcrew.observe.models import Action
+from nightcrew.review.models import LabelledExample, ReviewItem
 
-__all__ = ["Action", "ApiKey", "Contact", "Event", "FollowUp", "Message", "PipelineStage", "StageChange", "Tenant"]
+__all__ = [
+    "Action",
+    "ApiKey",
+    "Contact",
+    "Event",
+    "FollowUp",
+    "LabelledExample",
+    "Message",
+    "PipelineStage",
+    "ReviewItem",
+    "StageChange",
+    "Tenant",
+]

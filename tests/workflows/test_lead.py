@@ -98,7 +98,7 @@ def test_lead_at_23h_local_is_deferred_then_sent_at_the_first_allowed_minute(env
     env.clock.set(datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
     sweep = run_sweep(env.container)
     assert sweep.deliveries == 1
-    sweep.wait()
+    assert sweep.wait() == [{"status": "sent"}]
     [line] = sent_lines(env)
     assert line["idempotency_key"] == f"{env.tenant.slug}:evt-late:send"
     data = timeline(env, "c-late")

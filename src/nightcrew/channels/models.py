@@ -32,6 +32,8 @@ class Message(Base):
     language: Mapped[str] = mapped_column(String(8))
     plan: Mapped[str | None] = mapped_column(String(64))
     template: Mapped[str | None] = mapped_column(String(64))
+    # Whether the body is the template as rendered (a WhatsApp-approved template) or free text.
+    source: Mapped[str] = mapped_column(String(16), default="template")
     variant: Mapped[str | None] = mapped_column(String(64))
     segment: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str | None] = mapped_column(String(64))

@@ -60,6 +60,19 @@ class EventRepository:
             .order_by(Event.occurred_at, Event.id)
         ).all()
 
+    def last_inbound(self, external_id: str) -> Event | None:
+        """The contact's most recent inbound message event."""
+        return self.session.scalar(
+            select(Event)
+            .where(
+                Event.tenant_id == self.tenant_id,
+                Event.contact_external_id == external_id,
+                Event.type == "message.received",
+            )
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+            .limit(1)
+        )
+
     def count_by_status(self) -> dict[str, int]:
         """How many events are in each status."""
         rows = self.session.execute(

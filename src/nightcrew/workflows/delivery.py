@@ -6,11 +6,11 @@ from typing import Any
 
 from dbos import DBOS
 
+from nightcrew.channels.policy import MESSAGE_STATUS, check_outbound
 from nightcrew.channels.repository import OutboxRepository
 from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
-from nightcrew.guardrails.hours import check_hours
-from nightcrew.guardrails.places import resolve_country, resolve_timezone
+from nightcrew.guardrails.verdict import VerdictKind
 from nightcrew.observe import audit
 from nightcrew.workflows.common import deliver, fail_message, finish_event, schedule_followup, workflow_id
 from nightcrew.workflows.runtime import container, step
@@ -18,10 +18,10 @@ from nightcrew.workflows.runtime import container, step
 
 @step("delivery.release")
 def release(tenant_id: int, message_id: int) -> dict[str, Any]:
-    """Re-check a deferred message at its due time: release it, defer it again, or block it."""
+    """Re-check a deferred message at its due time: release it, defer it again, or stop it."""
     c = container()
     now = c.clock.now()
-    playbook = c.playbook(c.tenant_by_id(tenant_id))
+    tenant = c.tenant_by_id(tenant_id)
     with transaction(c.sessions) as session:
         message = OutboxRepository(session, tenant_id).get(message_id)
         if message is None:
@@ -35,19 +35,27 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
             }
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
-        reason: str
-        if contact.consent == "withdrawn" and message.purpose != "confirmation":
-            message.status, reason = "blocked", "the contact opted out while the message waited"
+        # Consent, caps and hours may have changed while the message waited: check everything again.
+        outcome = check_outbound(
+            session,
+            tenant_id,
+            c.policy(tenant),
+            contact,
+            message.body,
+            channel=message.channel,
+            purpose=message.purpose,  # type: ignore[arg-type]
+            now=now,
+            exclude_message_id=message.id,
+            draft_source=message.source,
+            template=message.template if message.source == "template" else None,
+        )
+        if outcome.kind is VerdictKind.DEFER:
+            message.send_after = outcome.until
         else:
-            zone, _ = resolve_timezone(
-                contact.timezone, contact.location, contact.phone, playbook.hours.default_timezone
-            )
-            verdict = check_hours(now, zone, playbook.hours, resolve_country(contact.location, contact.phone))
-            if verdict.until is not None:
-                message.send_after, reason = verdict.until, verdict.reason
-            else:
-                message.status, reason = "pending", "released at its due time"
+            message.status = MESSAGE_STATUS[outcome.kind]
+            message.body = outcome.text
         message.updated_at = now
+        reason = "; ".join(outcome.reasons) or "released at its due time"
         audit.record(
             session,
             tenant_id,
@@ -60,6 +68,7 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
             input={"message_id": message.id},
             output={
                 "status": message.status,
+                "verdict": outcome.kind.value,
                 "send_after": message.send_after.isoformat() if message.send_after else None,
             },
             reason=reason,
@@ -78,7 +87,7 @@ def deliver_deferred(tenant_id: int, message_id: int) -> dict[str, Any]:
     released = release(tenant_id, message_id)
     event_key = released.get("event_key")
     if released["status"] != "pending":
-        if released["status"] == "blocked" and event_key:
+        if released["status"] in ("blocked", "review") and event_key:
             finish_event(tenant_id, event_key, "lead.created", "done")
         return released
     try:

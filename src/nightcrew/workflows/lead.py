@@ -8,16 +8,15 @@ from typing import Any
 from dbos import DBOS
 
 from nightcrew.channels.models import Message
+from nightcrew.channels.policy import MESSAGE_STATUS, check_outbound
 from nightcrew.channels.service import choose_address, idempotency_key, record_intent
 from nightcrew.compose.plans import pick_plan
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
-from nightcrew.guardrails.hours import check_hours
-from nightcrew.guardrails.places import resolve_country, resolve_timezone
-from nightcrew.guardrails.verdict import Verdict, VerdictKind
+from nightcrew.guardrails.context import Confidence, Purpose
+from nightcrew.guardrails.verdict import VerdictKind
 from nightcrew.observe import audit
-from nightcrew.observe.metrics import VERDICTS
 from nightcrew.workflows.common import (
     begin_event,
     deliver,
@@ -180,39 +179,41 @@ def check(
     event_key: str,
     contact_id: int,
     draft: dict[str, Any],
-    segment: str,
-    purpose: str = "outreach",
+    segment: dict[str, Any],
+    purpose: Purpose = "outreach",
 ) -> dict[str, Any]:
     """Run the guardrails and record the intended message with its verdict (once per workflow)."""
     c = container()
     now = c.clock.now()
-    playbook = c.playbook(c.tenant_by_id(tenant_id))
+    tenant = c.tenant_by_id(tenant_id)
+    playbook = c.playbook(tenant)
     wid = workflow_id()
     with transaction(c.sessions) as session:
         contact = ContactRepository(session, tenant_id).get(contact_id)
         assert contact is not None
         address = choose_address(contact, playbook)
-        verdicts: list[Verdict] = []
+        confidence = Confidence(segment=segment.get("confidence"))
         if address is None:
-            verdicts.append(Verdict.block("address", "the contact has no phone or email we can write to"))
-        if contact.consent == "withdrawn" and purpose != "confirmation":
-            verdicts.append(Verdict.block("consent", "the contact opted out"))
-        zone, zone_source = resolve_timezone(
-            contact.timezone, contact.location, contact.phone, playbook.hours.default_timezone
-        )
-        country = resolve_country(contact.location, contact.phone)
-        hours = check_hours(now, zone, playbook.hours, country, last_inbound_at=contact.last_inbound_at)
-        verdicts.append(
-            Verdict(hours.kind, hours.check, f"{hours.reason} (timezone from {zone_source})", until=hours.until)
-        )
-        final = max(verdicts, key=lambda v: v.severity)
-        status = {
-            VerdictKind.PASS: "pending",
-            VerdictKind.DEFER: "deferred",
-            VerdictKind.BLOCK: "blocked",
-            VerdictKind.REVIEW: "review",
-            VerdictKind.REVISE: "pending",
-        }[final.kind]
+            kind, text, until = VerdictKind.BLOCK, draft["text"], None
+            reasons = ["address: the contact has no phone or email we can write to"]
+            checks: list[dict[str, Any]] = [{"verdict": "block", "check": "address", "reason": reasons[0][9:]}]
+        else:
+            outcome = check_outbound(
+                session,
+                tenant_id,
+                c.policy(tenant),
+                contact,
+                draft["text"],
+                channel=address.channel,
+                purpose=purpose,
+                now=now,
+                draft_source=draft.get("source", "template"),
+                confidence=confidence,
+                # A template rendered as written is the WhatsApp-approved template of that name.
+                template=draft["template"] if draft.get("source", "template") == "template" else None,
+            )
+            kind, text, until = outcome.kind, outcome.text, outcome.until
+            reasons, checks = outcome.reasons, [v.to_dict() for v in outcome.verdicts]
         message = record_intent(
             session,
             tenant_id,
@@ -227,17 +228,39 @@ def check(
                 language=draft["language"],
                 plan=draft["plan"],
                 template=draft["template"],
-                segment=segment,
+                source=draft.get("source", "template"),
+                segment=segment["segment"],
                 stage=contact.stage,
-                body=final.text or draft["text"],
-                status=status,
-                send_after=final.until,
+                body=text,
+                status=MESSAGE_STATUS[kind],
+                send_after=until,
                 created_at=now,
                 updated_at=now,
             ),
         )
-        for verdict in verdicts:
-            VERDICTS.labels(check=verdict.check, verdict=verdict.kind.value).inc()
+        if message.status == "review":
+            c.review.open(
+                session,
+                tenant_id,
+                contact_id=contact.id,
+                kind="message",
+                reasons=reasons,
+                now=now,
+                deadline_hours=playbook.review.deadline_hours,
+                dedupe_key=f"{wid}:review",
+                draft=text,
+                message_id=message.id,
+                workflow_id=wid,
+                event_key=event_key,
+                context={
+                    "segment": segment["segment"],
+                    "segment_confidence": segment.get("confidence"),
+                    "language": draft["language"],
+                    "plan": draft["plan"],
+                    "purpose": purpose,
+                },
+            )
+        summary = "; ".join(reasons) if reasons else "every check passed"
         audit.record(
             session,
             tenant_id,
@@ -249,18 +272,20 @@ def check(
             contact_id=contact.id,
             input={"text": draft["text"], "purpose": purpose, "channel": message.channel},
             output={
-                "verdict": final.kind.value,
-                "checks": [v.to_dict() for v in verdicts],
+                "verdict": kind.value,
+                "checks": checks,
                 "message_id": message.id,
+                "text": text if text != draft["text"] else None,
+                "until": until.isoformat() if until else None,
             },
-            reason=final.reason,
+            reason=summary,
         )
         return {
             "message_id": message.id,
             "status": message.status,
             "until": message.send_after.isoformat() if message.send_after else None,
-            "verdict": final.kind.value,
-            "reason": final.reason,
+            "verdict": kind.value,
+            "reason": summary,
         }
 
 
@@ -274,7 +299,7 @@ def lead_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
         segment = classify_segment(tenant_id, event_key, contact["id"])
         plan = choose_plan(tenant_id, event_key, contact, segment["segment"])
         draft = compose(tenant_id, event_key, contact, plan)
-        checked = check(tenant_id, event_key, contact["id"], draft, segment["segment"])
+        checked = check(tenant_id, event_key, contact["id"], draft, segment)
         if checked["status"] == "deferred":
             return {**checked, "status": finish_event(tenant_id, event_key, "lead.created", "deferred")}
         if checked["status"] != "pending":
