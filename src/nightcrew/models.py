@@ -1,5 +1,6 @@
 """Imports every ORM model so the metadata is complete (Alembic and tests use it)."""
 
+from nightcrew.ai.models import ModelCall
 from nightcrew.channels.models import Message
 from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
 from nightcrew.events.models import Event
@@ -13,7 +14,7 @@ __all__ = [
     "Event",
     "FollowUp",
     "LabelledExample",
-    "Message",
+    "Message", "ModelCall",
     "PipelineStage",
     "ReviewItem",
     "StageChange",
