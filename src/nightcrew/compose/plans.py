@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from nightcrew.errors import ConfigurationError
-from nightcrew.playbook.schemas import MessagePlan, MessagePurpose, Playbook
+from nightcrew.playbook.schemas import MessagePlan, MessagePurpose, Playbook, Variant
 
 
 def pick_plan(
@@ -25,3 +27,16 @@ def pick_plan(
         )
     best = max(plan.specificity() for plan in candidates)
     return next(plan for plan in candidates if plan.specificity() == best)
+
+
+def assign_variant(plan: MessagePlan, contact_key: str) -> Variant | None:
+    """The contact's variant of the plan: stable for the contact, spread by weight across contacts."""
+    if not plan.variants:
+        return None
+    digest = hashlib.sha256(f"{plan.name}:{contact_key}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") % sum(v.weight for v in plan.variants)
+    for variant in plan.variants:
+        if point < variant.weight:
+            return variant
+        point -= variant.weight
+    return plan.variants[-1]

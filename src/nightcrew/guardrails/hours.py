@@ -86,7 +86,4 @@ def check_hours(
 
 
 def _inside(local: datetime, policy: HoursPolicy) -> bool:
-    for window in policy.windows_for(WEEKDAYS[local.weekday()]):
-        if window.start <= local.time() < window.end:
-            return True
-    return False
+    return any(w.start <= local.time() < w.end for w in policy.windows_for(WEEKDAYS[local.weekday()]))

@@ -59,7 +59,7 @@ class HolidayPolicy(StrictModel):
 class HoursPolicy(StrictModel):
     """When outbound messages may reach a contact, in the contact's local time."""
 
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat"])
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:6]))
     start: time = time(9, 0)
     end: time = time(20, 0)
     # Per-day windows override days/start/end for that day: {"sat": ["10:00-14:00"], "sun": []}.
@@ -214,11 +214,15 @@ class ConsentPolicy(StrictModel):
     confirmation_max_chars: int = Field(default=320, ge=40)
 
 
+def _per_channel(sms: int, whatsapp: int, email: int) -> dict[ChannelKind, int]:
+    return {"sms": sms, "whatsapp": whatsapp, "email": email}
+
+
 class CapsPolicy(StrictModel):
     """How many outbound messages a contact may get in a rolling day and week, per channel and in total."""
 
-    per_day: dict[ChannelKind, int] = Field(default_factory=lambda: {"sms": 2, "whatsapp": 3, "email": 2})
-    per_week: dict[ChannelKind, int] = Field(default_factory=lambda: {"sms": 5, "whatsapp": 8, "email": 4})
+    per_day: dict[ChannelKind, int] = Field(default_factory=lambda: _per_channel(2, 3, 2))
+    per_week: dict[ChannelKind, int] = Field(default_factory=lambda: _per_channel(5, 8, 4))
     per_day_total: int | None = Field(default=4, ge=1)
     per_week_total: int | None = Field(default=12, ge=1)
     # Answering a message the contact just sent is conversation, not another unsolicited touch.
@@ -325,6 +329,10 @@ class GuardrailPolicy(StrictModel):
         return used
 
 
+def _first(value: float | None, fallback: float) -> float:
+    return fallback if value is None else value
+
+
 @dataclass(frozen=True)
 class PolicySet:
     """Everything the checks read: the guardrail section, prices, hours and facts of one playbook."""
@@ -343,7 +351,8 @@ class PolicySet:
     @classmethod
     def from_playbook(cls, playbook: Playbook) -> PolicySet:
         """Read the guardrail inputs out of a validated playbook."""
-        hosts = {str(url.host).lower().removeprefix("www.") for url in (playbook.business.website, playbook.business.booking_url) if url.host}
+        urls = (playbook.business.website, playbook.business.booking_url)
+        hosts = {str(url.host).lower().removeprefix("www.") for url in urls if url.host}
         confidence = playbook.guardrails.confidence
         return cls(
             guardrails=playbook.guardrails,
@@ -352,8 +361,8 @@ class PolicySet:
             facts={lang: tuple(items) for lang, items in playbook.facts.items()},
             business_name=playbook.business.name,
             business_domains=tuple(sorted(hosts)),
-            segment_threshold=confidence.segment if confidence.segment is not None else playbook.thresholds.segment_confidence,
-            intent_threshold=confidence.intent if confidence.intent is not None else playbook.thresholds.intent_confidence,
+            segment_threshold=_first(confidence.segment, playbook.thresholds.segment_confidence),
+            intent_threshold=_first(confidence.intent, playbook.thresholds.intent_confidence),
         )
 
     def link_domains(self) -> tuple[str, ...]:

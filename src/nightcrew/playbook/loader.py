@@ -90,7 +90,7 @@ def _missing_templates(playbook: Playbook) -> list[str]:
     for plan in playbook.message_plans:
         languages = [plan.when.language] if plan.when.language else playbook.languages
         for language in languages:
-            candidate = folder / language / f"{plan.template}.j2"
-            if not candidate.is_file():
-                missing.append(f"{language}/{plan.template}.j2 (plan {plan.name})")
+            for template in plan.templates():
+                if not (folder / language / f"{template}.j2").is_file():
+                    missing.append(f"{language}/{template}.j2 (plan {plan.name})")
     return missing

@@ -7,12 +7,14 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
+from nightcrew.ai.config import RoutingPolicy, local_only_policy
 from nightcrew.guardrails.policy import GuardrailPolicy, HoursPolicy, PriceList, StrictModel
 
 LanguageCode = Literal["es", "pt", "en"]
 ChannelName = Literal["sms", "whatsapp", "email"]
 StageKind = Literal["open", "booked", "cancelled", "no_show", "won", "lost", "nurture"]
 MessagePurpose = Literal["outreach", "reply", "followup", "confirmation"]
+_CHANNEL_ORDER: tuple[ChannelName, ...] = ("whatsapp", "sms", "email")
 
 
 class Business(StrictModel):
@@ -56,6 +58,14 @@ class MessagePlanWhen(StrictModel):
     language: LanguageCode | None = None
 
 
+class Variant(StrictModel):
+    """One version of a plan's copy, for A/B comparison; contacts are split by weight, deterministically."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    template: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    weight: int = Field(default=1, ge=1, le=1000)
+
+
 class MessagePlan(StrictModel):
     """What to say to whom: a template (per language) chosen by segment x stage x language."""
 
@@ -65,6 +75,12 @@ class MessagePlan(StrictModel):
     template: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     tone: str = ""
     call_to_action: str = ""
+    # When present, the plan's copy comes from one of these instead of ``template``.
+    variants: list[Variant] = Field(default_factory=list)
+
+    def templates(self) -> list[str]:
+        """Every template the plan may use."""
+        return [v.template for v in self.variants] or [self.template]
 
     def specificity(self) -> int:
         """How many fields the plan pins down; the most specific matching plan wins."""
@@ -84,10 +100,22 @@ class FollowUpPolicy(StrictModel):
     wait_hours: float = Field(default=48.0, gt=0)
 
 
+class AttributionPolicy(StrictModel):
+    """An outcome (reply, booking, cancellation, opt-out) counts for the last message sent within this window."""
+
+    window_hours: float = Field(default=72.0, gt=0)
+
+
+class ReviewPolicy(StrictModel):
+    """How long a person has to decide on a review item before it shows as overdue."""
+
+    deadline_hours: float = Field(default=4.0, gt=0)
+
+
 class Channels(StrictModel):
     """Which channel reaches a contact: the first one the contact has an address for."""
 
-    preference: list[ChannelName] = Field(default_factory=lambda: ["whatsapp", "sms", "email"])
+    preference: list[ChannelName] = Field(default_factory=lambda: list(_CHANNEL_ORDER))
 
 
 class Playbook(StrictModel):
@@ -105,6 +133,9 @@ class Playbook(StrictModel):
     channels: Channels = Field(default_factory=Channels)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     followup: FollowUpPolicy = Field(default_factory=FollowUpPolicy)
+    review: ReviewPolicy = Field(default_factory=ReviewPolicy)
+    attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
+    routing: RoutingPolicy = Field(default_factory=local_only_policy)
     message_plans: list[MessagePlan] = Field(min_length=1)
     facts: dict[LanguageCode, list[str]] = Field(default_factory=dict)
     # Words for intake field values in each language: labels.inquiry_type.coding_course.es = "programación".
@@ -127,7 +158,9 @@ class Playbook(StrictModel):
         segment_names = {s.name for s in self.segments}
         stage_names = {s.name for s in self.stages}
         if self.default_segment not in segment_names:
-            raise ValueError(f"default_segment {self.default_segment!r} is not one of the segments {sorted(segment_names)}")
+            raise ValueError(
+                f"default_segment {self.default_segment!r} is not one of the segments {sorted(segment_names)}"
+            )
         if self.initial_stage not in stage_names:
             raise ValueError(f"initial_stage {self.initial_stage!r} is not one of the stages {sorted(stage_names)}")
         if self.business.default_language not in self.languages:
@@ -144,14 +177,16 @@ class Playbook(StrictModel):
 
     @model_validator(mode="after")
     def _guardrail_languages(self) -> Playbook:
-        spoken = set(self.languages)
+        spoken: set[str] = set(self.languages)
         for product in self.prices.products:
             unknown = set(product.keywords) - spoken
             if unknown:
-                raise ValueError(f"prices: product {product.name!r} has keywords in {sorted(unknown)}, not in languages")
-        unknown = self.guardrails.languages_used() - spoken
-        if unknown:
-            raise ValueError(f"guardrails: phrases in {sorted(unknown)}, which are not in languages")
+                raise ValueError(
+                    f"prices: product {product.name!r} has keywords in {sorted(unknown)}, not in languages"
+                )
+        stray = self.guardrails.languages_used() - spoken
+        if stray:
+            raise ValueError(f"guardrails: phrases in {sorted(stray)}, which are not in languages")
         return self
 
     def segment(self, name: str) -> Segment:
