@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from nightcrew.ai.repository import DatabaseLedger
+from nightcrew.ai.router import ModelRouter
 from nightcrew.channels.base import Transport
 from nightcrew.channels.router import TransportRouter
 from nightcrew.channels.transports import ConsoleTransport, FileTransport, WebhookTransport
@@ -46,6 +50,7 @@ class Container:
         clock: Clock | None = None,
         transports: TransportRouter | None = None,
         engine: Engine | None = None,
+        sleeper: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
         # Spans always get real ids (stored on every action); exporting them is configuration.
@@ -54,6 +59,12 @@ class Container:
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.transports = transports or default_transports(settings)
+        self.ledger = DatabaseLedger(self.sessions)
+        # Retry back-off sleeps; a fast-forwarded clock has no use for real waiting.
+        self.sleeper: Callable[[float], None] = sleeper or (
+            time.sleep if isinstance(self.clock, SystemClock) else _no_wait
+        )
+        self._routers: dict[str, ModelRouter] = {}
         self.contacts = ContactService()
         self.review = ReviewService()
         self._policies: dict[str, PolicySet] = {}
@@ -146,6 +157,30 @@ class Container:
                 self._policies[key] = policy
             return policy
 
+    def router(self, tenant: TenantRef) -> ModelRouter:
+        """The model router for the tenant's playbook (breakers live here, one set per process)."""
+        playbook = self.playbook(tenant)
+        key = str(playbook.base_dir)
+        with self._lock:
+            router = self._routers.get(key)
+            if router is None:
+                policy = playbook.routing
+                router = ModelRouter(
+                    policy,
+                    env=self.settings.environment(),
+                    clock=self.clock,
+                    sink=self.ledger,
+                    spend=self.ledger if policy.budgets.enabled else None,
+                    sleeper=self.sleeper,
+                )
+                self._routers[key] = router
+            return router
+
+    def routers(self) -> list[ModelRouter]:
+        """Every router built so far (for health and metrics)."""
+        with self._lock:
+            return list(self._routers.values())
+
     def composer(self, tenant: TenantRef) -> TemplateComposer:
         """The template composer over the tenant's playbook."""
         playbook = self.playbook(tenant)
@@ -158,8 +193,14 @@ class Container:
             return composer
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and provider clients."""
+        for router in self.routers():
+            router.close()
         self.engine.dispose()
+
+
+def _no_wait(_seconds: float) -> None:
+    """A sleeper for simulated time: back-off is modelled, not waited for."""
 
 
 def default_transports(settings: Settings) -> TransportRouter:

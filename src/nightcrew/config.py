@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     queue_polling_interval: float = Field(default=0.2, gt=0)
     sweep_interval_seconds: int = Field(default=60, ge=5)
+    # How fast work that waited for a model drains once it is back (workflows started per second).
+    llm_queue_rate_per_second: int = Field(default=5, ge=1)
 
     outbound_file: Path = Path("./nightcrew-outbox.jsonl")
     outbound_webhook_url: str | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nightcrew.db import Base, UTCDateTime
+from nightcrew.db import Base, JSONType, UTCDateTime
 
 
 class Message(Base):
@@ -34,6 +35,9 @@ class Message(Base):
     template: Mapped[str | None] = mapped_column(String(64))
     # Whether the body is the template as rendered (a WhatsApp-approved template) or free text.
     source: Mapped[str] = mapped_column(String(16), default="template")
+    # The message plan (task, plan, template, variant, language, tone, call to action): enough to compose it
+    # again when it waits for a model that is down.
+    plan_context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     variant: Mapped[str | None] = mapped_column(String(64))
     segment: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str | None] = mapped_column(String(64))

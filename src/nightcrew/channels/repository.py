@@ -73,8 +73,12 @@ class OutboxRepository:
         return {status: int(n) for status, n in rows}
 
 
+# Messages waiting for a time: allowed hours or caps ("deferred"), or a model that was down ("awaiting_model").
+WAITING_STATUSES = ("deferred", "awaiting_model")
+
+
 class DueMessages:
-    """The sweep's cross-tenant view of deferred messages whose time has come."""
+    """The sweep's cross-tenant view of waiting messages whose time has come."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -83,11 +87,15 @@ class DueMessages:
         """Deferred messages due at or before ``now``, oldest first."""
         return self.session.scalars(
             select(Message)
-            .where(Message.status == "deferred", Message.send_after <= now)
+            .where(Message.status.in_(WAITING_STATUSES), Message.send_after <= now)
             .order_by(Message.send_after, Message.id)
             .limit(limit)
         ).all()
 
     def next_due(self) -> datetime | None:
         """The earliest due-time among deferred messages."""
-        return self.session.scalar(select(func.min(Message.send_after)).where(Message.status == "deferred"))
+        return self.session.scalar(select(func.min(Message.send_after)).where(Message.status.in_(WAITING_STATUSES)))
+
+    def count_waiting_for_model(self) -> int:
+        """Messages parked until a model comes back (the failover queue's depth)."""
+        return int(self.session.scalar(select(func.count()).where(Message.status == "awaiting_model")) or 0)

@@ -52,11 +52,14 @@ def begin_event(tenant_id: int, event_key: str) -> dict[str, Any]:
 
 
 @step("event.finish")
-def finish_event(tenant_id: int, event_key: str, event_type: str, status: str, error: str | None = None) -> str:
-    """Record the event's final status."""
+def finish_event(tenant_id: int, event_key: str, _caller: str, status: str, error: str | None = None) -> str:
+    """Record the event's status (final, or 'deferred' while its message waits)."""
     c = container()
     with transaction(c.sessions) as session:
-        EventRepository(session, tenant_id).set_status(event_key, status, c.clock.now(), error)
+        events = EventRepository(session, tenant_id)
+        event = events.by_key(event_key)
+        events.set_status(event_key, status, c.clock.now(), error)
+        event_type = event.type if event is not None else "unknown"
     EVENTS.labels(type=event_type, status=status).inc()
     return status
 
@@ -192,3 +195,16 @@ def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_ke
             reason=f"cold check due {playbook.followup.wait_hours:g} h after the message if nothing happens",
         )
         return {"scheduled": True, "followup_id": followup.id, "due_at": due.isoformat()}
+
+
+def send_and_follow_up(
+    tenant_id: int, message_id: int, contact_id: int, event_key: str | None, *, follow_up: bool = True
+) -> None:
+    """Send the message once; record a failure for the operator; then start the cold-lead clock."""
+    try:
+        deliver(tenant_id, message_id, event_key)
+    except Exception as exc:
+        fail_message(tenant_id, message_id, str(exc), event_key)
+        raise
+    if follow_up:
+        schedule_followup(tenant_id, contact_id, message_id, event_key)

@@ -1,104 +1,147 @@
-"""A deferred message's time has come: check it again, send it once, then schedule its follow-up."""
+"""A waiting message's time has come: compose it if a model was down, check it again, send it once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
 
-from nightcrew.channels.policy import MESSAGE_STATUS, check_outbound
 from nightcrew.channels.repository import OutboxRepository
 from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
-from nightcrew.guardrails.verdict import VerdictKind
+from nightcrew.guardrails.context import Confidence
 from nightcrew.observe import audit
-from nightcrew.workflows.common import deliver, fail_message, finish_event, schedule_followup, workflow_id
+from nightcrew.workflows.common import finish_event, send_and_follow_up, workflow_id
+from nightcrew.workflows.outbound import compose_now, record_verdict
 from nightcrew.workflows.runtime import container, step
+
+WAITING = ("deferred", "awaiting_model")
+
+
+def _snapshot(message: Any) -> dict[str, Any]:
+    return {
+        "status": message.status,
+        "event_key": message.event_key,
+        "contact_id": message.contact_id,
+        "purpose": message.purpose,
+        "send_after": message.send_after.isoformat() if message.send_after else None,
+    }
 
 
 @step("delivery.release")
 def release(tenant_id: int, message_id: int) -> dict[str, Any]:
-    """Re-check a deferred message at its due time: release it, defer it again, or stop it."""
+    """Compose (if it waited for a model) and re-check a waiting message: release, defer again, or stop it."""
     c = container()
-    now = c.clock.now()
     tenant = c.tenant_by_id(tenant_id)
+    wid = workflow_id()
     with transaction(c.sessions) as session:
         message = OutboxRepository(session, tenant_id).get(message_id)
         if message is None:
             return {"status": "missing"}
-        if message.status != "deferred":
-            return {
-                "status": message.status,
-                "event_key": message.event_key,
-                "contact_id": message.contact_id,
-                "purpose": message.purpose,
-            }
+        if message.status not in WAITING:
+            return _snapshot(message)
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
+        waited_for_model = message.status == "awaiting_model"
+    draft: dict[str, Any]
+    if waited_for_model:
+        # Outside any transaction: a model call must not hold a database lock.
+        draft = compose_now(
+            c, tenant, contact, dict(message.plan_context), purpose=message.purpose, call_id=f"{wid}:delivery.compose"
+        )
+    else:
+        draft = {
+            "waiting": False,
+            "text": message.body,
+            "language": message.language,
+            "plan": message.plan,
+            "template": message.template,
+            "source": message.source,
+        }
+    now = c.clock.now()
+    with transaction(c.sessions) as session:
+        message = OutboxRepository(session, tenant_id).get(message_id)
+        contact = ContactRepository(session, tenant_id).get(message.contact_id) if message else None
+        assert message is not None and contact is not None
+        if message.status not in WAITING:
+            return _snapshot(message)
+        if draft["waiting"]:
+            message.send_after, message.updated_at = datetime.fromisoformat(draft["retry_at"]), now
+            audit.record(
+                session,
+                tenant_id,
+                kind="message.awaiting_model",
+                step="delivery.release",
+                now=now,
+                workflow_id=wid,
+                event_key=message.event_key,
+                contact_id=contact.id,
+                input={"message_id": message.id},
+                output=draft,
+                reason=f"{draft['reason']}; waits until {draft['retry_at']}",
+            )
+            return _snapshot(message)
+        if waited_for_model:
+            audit.record(
+                session,
+                tenant_id,
+                kind="message.composed",
+                step="delivery.release",
+                now=now,
+                workflow_id=wid,
+                event_key=message.event_key,
+                contact_id=contact.id,
+                dedupe_key=f"message:{message.id}:composed:{now.isoformat()}",
+                input={"message_id": message.id, "plan": message.plan},
+                output=draft,
+                reason=draft["reason"],
+                model=draft["model"],
+                tier=draft["tier"],
+                cost_usd=draft["cost_usd"],
+            )
         # Consent, caps and hours may have changed while the message waited: check everything again.
-        outcome = check_outbound(
+        record_verdict(
+            c,
             session,
-            tenant_id,
-            c.policy(tenant),
+            tenant,
             contact,
-            message.body,
-            channel=message.channel,
+            message,
+            draft,
             purpose=message.purpose,  # type: ignore[arg-type]
             now=now,
-            exclude_message_id=message.id,
-            draft_source=message.source,
-            template=message.template if message.source == "template" else None,
-        )
-        if outcome.kind is VerdictKind.DEFER:
-            message.send_after = outcome.until
-        else:
-            message.status = MESSAGE_STATUS[outcome.kind]
-            message.body = outcome.text
-        message.updated_at = now
-        reason = "; ".join(outcome.reasons) or "released at its due time"
-        audit.record(
-            session,
-            tenant_id,
-            kind="message.released",
-            step="delivery.release",
-            now=now,
-            workflow_id=workflow_id(),
+            confidence=Confidence(),
+            step_name="delivery.release",
+            wid=wid,
             event_key=message.event_key,
-            contact_id=contact.id,
-            input={"message_id": message.id},
-            output={
-                "status": message.status,
-                "verdict": outcome.kind.value,
-                "send_after": message.send_after.isoformat() if message.send_after else None,
-            },
-            reason=reason,
         )
-        return {
-            "status": message.status,
-            "event_key": message.event_key,
-            "contact_id": contact.id,
-            "purpose": message.purpose,
-        }
+        return _snapshot(message)
 
 
-@DBOS.workflow(name="deliver_deferred")
-def deliver_deferred(tenant_id: int, message_id: int) -> dict[str, Any]:
+@DBOS.workflow(name="deliver_waiting")
+def deliver_waiting(tenant_id: int, message_id: int) -> dict[str, Any]:
     """release -> send -> schedule follow-up -> finish the event that asked for the message."""
     released = release(tenant_id, message_id)
     event_key = released.get("event_key")
-    if released["status"] != "pending":
-        if released["status"] in ("blocked", "review") and event_key:
-            finish_event(tenant_id, event_key, "lead.created", "done")
+    status = released["status"]
+    if status in WAITING:
+        return released
+    if status != "pending":
+        if status in ("blocked", "review") and event_key:
+            finish_event(tenant_id, event_key, "message", "done")
         return released
     try:
-        deliver(tenant_id, message_id, event_key)
+        send_and_follow_up(
+            tenant_id,
+            message_id,
+            released["contact_id"],
+            event_key,
+            follow_up=released["purpose"] in ("outreach", "followup"),
+        )
     except Exception as exc:
-        fail_message(tenant_id, message_id, str(exc), event_key)
         if event_key:
-            finish_event(tenant_id, event_key, "lead.created", "failed", str(exc))
+            finish_event(tenant_id, event_key, "message", "failed", str(exc))
         return {"status": "failed", "error": str(exc)}
-    if released["purpose"] in ("outreach", "followup"):
-        schedule_followup(tenant_id, released["contact_id"], message_id, event_key)
     if event_key:
-        finish_event(tenant_id, event_key, "lead.created", "done")
+        finish_event(tenant_id, event_key, "message", "done")
     return {"status": "sent"}

@@ -15,7 +15,7 @@ from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
 from nightcrew.review.models import ReviewItem
 from nightcrew.review.service import Gate, GateResult, item_dict
-from nightcrew.workflows.delivery import deliver_deferred
+from nightcrew.workflows.delivery import deliver_waiting
 from nightcrew.workflows.runtime import DELIVERIES_QUEUE, is_launched, queue
 
 
@@ -78,7 +78,7 @@ def approve_item(
         result["message_status"] = message.status if message is not None else None
     if send_now and message_id is not None and is_launched():
         with SetWorkflowID(f"review:{item_id}:send"):
-            queue(DELIVERIES_QUEUE).enqueue(deliver_deferred, tenant.id, message_id)
+            queue(DELIVERIES_QUEUE).enqueue(deliver_waiting, tenant.id, message_id)
     return result
 
 

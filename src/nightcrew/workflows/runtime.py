@@ -28,6 +28,7 @@ R = TypeVar("R")
 EVENTS_QUEUE = "events"
 DELIVERIES_QUEUE = "deliveries"
 FOLLOWUPS_QUEUE = "followups"
+LLM_QUEUE = "llm"
 
 _container: Container | None = None
 _container_lock = threading.Lock()
@@ -90,6 +91,12 @@ def launch(container: Container, *, schedule_sweeps: bool = True) -> None:
     )
     _queues[FOLLOWUPS_QUEUE] = DBOS.register_queue(
         FOLLOWUPS_QUEUE, worker_concurrency=concurrency, polling_interval_sec=interval
+    )
+    _queues[LLM_QUEUE] = DBOS.register_queue(
+        LLM_QUEUE,
+        worker_concurrency=concurrency,
+        polling_interval_sec=interval,
+        limiter={"limit": container.settings.llm_queue_rate_per_second, "period": 1.0},
     )
     if schedule_sweeps:
         from nightcrew.workflows.sweeps import scheduled_sweep

@@ -13,8 +13,8 @@ from nightcrew.channels.repository import DueMessages
 from nightcrew.db import transaction
 from nightcrew.events.repository import StrandedEvents
 from nightcrew.events.service import StoredEvent
-from nightcrew.workflows.delivery import deliver_deferred
-from nightcrew.workflows.runtime import DELIVERIES_QUEUE, container, queue, step
+from nightcrew.workflows.delivery import deliver_waiting
+from nightcrew.workflows.runtime import DELIVERIES_QUEUE, LLM_QUEUE, container, queue, step
 
 # An event still 'received' this long after it was stored lost its enqueue to a crash.
 STRANDED_AFTER = timedelta(seconds=30)
@@ -47,6 +47,7 @@ def _due_work(c: Container, now: datetime) -> dict[str, list[dict[str, Any]]]:
                 "tenant_id": m.tenant_id,
                 "message_id": m.id,
                 "workflow_id": delivery_workflow_id(m.id, m.send_after),
+                "queue": LLM_QUEUE if m.status == "awaiting_model" else DELIVERIES_QUEUE,
             }
             for m in DueMessages(session).due(now, BATCH)
         ]
@@ -61,13 +62,15 @@ def _start(work: dict[str, list[dict[str, Any]]], *, direct: bool = False) -> Sw
     from nightcrew.workflows.dispatch import dispatch
 
     report = SweepReport()
-    deliveries = queue(DELIVERIES_QUEUE)
     for item in work["messages"]:
         with SetWorkflowID(item["workflow_id"]):
             if direct:
-                report.handles.append(DBOS.start_workflow(deliver_deferred, item["tenant_id"], item["message_id"]))
+                report.handles.append(DBOS.start_workflow(deliver_waiting, item["tenant_id"], item["message_id"]))
             else:
-                report.handles.append(deliveries.enqueue(deliver_deferred, item["tenant_id"], item["message_id"]))
+                # Work waiting for a model drains through a rate-limited queue when the provider returns.
+                report.handles.append(
+                    queue(item["queue"]).enqueue(deliver_waiting, item["tenant_id"], item["message_id"])
+                )
         report.deliveries += 1
     report.handles += dispatch(
         (StoredEvent(e["key"], e["type"], "received", e["workflow_id"], e["tenant_id"]) for e in work["stranded"]),
