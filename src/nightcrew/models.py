@@ -4,7 +4,8 @@ from nightcrew.ai.models import ModelCall
 from nightcrew.channels.models import Message
 from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
 from nightcrew.events.models import Event
-from nightcrew.observe.models import Action
+from nightcrew.intelligence.models import ModelVersion
+from nightcrew.observe.models import Action, Outcome
 from nightcrew.review.models import LabelledExample, ReviewItem
 
 __all__ = [
@@ -14,7 +15,10 @@ __all__ = [
     "Event",
     "FollowUp",
     "LabelledExample",
-    "Message", "ModelCall",
+    "Message",
+    "ModelCall",
+    "ModelVersion",
+    "Outcome",
     "PipelineStage",
     "ReviewItem",
     "StageChange",

@@ -265,7 +265,10 @@ class RoutingPolicy(_Strict):
         if route.confidence_threshold is None:
             return None
         target = route.escalate_to or self.capable_tier
-        return None if target == route.tier else target
+        # Asking nightcrew's own models again cannot give a better answer: no cascade to a local tier.
+        if target == route.tier or (target in self.tiers and self.tiers[target].is_local):
+            return None
+        return target
 
 
 def local_only_policy() -> RoutingPolicy:

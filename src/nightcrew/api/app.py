@@ -15,6 +15,7 @@ from nightcrew.api import events, review
 from nightcrew.api.auth import RateLimiter
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
+from nightcrew.dashboard.views import create_dashboard_router
 from nightcrew.errors import NightcrewError, RateLimited
 from nightcrew.observe.metrics import REGISTRY
 from nightcrew.observe.tracing import current_trace_id, tracer
@@ -74,4 +75,5 @@ def create_app(
 
     app.include_router(events.router)
     app.include_router(review.router)
+    app.include_router(create_dashboard_router())
     return app

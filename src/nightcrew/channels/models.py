@@ -27,7 +27,7 @@ class Message(Base):
     event_key: Mapped[str | None] = mapped_column(String(200))
     workflow_id: Mapped[str] = mapped_column(String(300))
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     to_address: Mapped[str] = mapped_column(String(320))
     language: Mapped[str] = mapped_column(String(8))

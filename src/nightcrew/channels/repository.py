@@ -54,6 +54,15 @@ class OutboxRepository:
             .order_by(Message.created_at, Message.id)
         ).all()
 
+    def latest(self, contact_id: int) -> Message | None:
+        """The latest message written for a contact, sent or not."""
+        return self.session.scalar(
+            select(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.contact_id == contact_id)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+
     def sent_since(self, contact_id: int, since: datetime) -> Sequence[Message]:
         """Messages actually sent to a contact since ``since`` (for frequency caps)."""
         return self.session.scalars(

@@ -9,9 +9,15 @@ from nightcrew.playbook.schemas import MessagePlan, MessagePurpose, Playbook, Va
 
 
 def pick_plan(
-    playbook: Playbook, *, purpose: MessagePurpose, segment: str | None, stage: str | None, language: str
+    playbook: Playbook,
+    *,
+    purpose: MessagePurpose,
+    segment: str | None,
+    stage: str | None,
+    language: str,
+    intent: str | None = None,
 ) -> MessagePlan:
-    """The plan for this lead; ties go to the plan listed first in the playbook."""
+    """The plan for this contact; ties go to the plan listed first in the playbook."""
     candidates = [
         plan
         for plan in playbook.message_plans
@@ -19,11 +25,12 @@ def pick_plan(
         and plan.when.segment in (None, segment)
         and plan.when.stage in (None, stage)
         and plan.when.language in (None, language)
+        and plan.when.intent in (None, intent)
     ]
     if not candidates:
         raise ConfigurationError(
-            f"no {purpose} message plan matches segment={segment} stage={stage} language={language}; "
-            "add a plan without conditions as the default"
+            f"no {purpose} message plan matches segment={segment} stage={stage} language={language} "
+            f"intent={intent}; add a plan without conditions as the default"
         )
     best = max(plan.specificity() for plan in candidates)
     return next(plan for plan in candidates if plan.specificity() == best)

