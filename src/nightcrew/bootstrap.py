@@ -26,7 +26,7 @@ from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
 from nightcrew.guardrails.policy import PolicySet
 from nightcrew.intelligence.intents import IntentModel, default_intent_model
-from nightcrew.intelligence.registry import ModelRegistry
+from nightcrew.intelligence.service import DatabaseModelRegistry, ModelRegistryService
 from nightcrew.observe.tracing import configure_tracing
 from nightcrew.playbook import Playbook, load_playbook
 from nightcrew.review.service import ReviewService
@@ -68,8 +68,8 @@ class Container:
         )
         self._routers: dict[str, ModelRouter] = {}
         self.contacts = ContactService()
-        # The model registry (lead segments, intents); set by the intelligence wiring.
-        self.models: ModelRegistry | None = None
+        self.models = DatabaseModelRegistry(self.sessions)
+        self.registry = ModelRegistryService()
         self.review = ReviewService()
         self._policies: dict[str, PolicySet] = {}
         self._playbooks: dict[str, Playbook] = {}
@@ -187,8 +187,7 @@ class Container:
 
     def intent_model(self, tenant: TenantRef) -> IntentModel:
         """The tenant's active intent model: its own trained one, else the bundled default."""
-        active = self.models.active_intent_model(tenant) if self.models is not None else None
-        return active or default_intent_model()
+        return self.models.active_intent_model(tenant) or default_intent_model()
 
     def composer(self, tenant: TenantRef) -> TemplateComposer:
         """The template composer over the tenant's playbook."""

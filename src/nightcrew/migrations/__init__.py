@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -25,6 +26,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> None:
     """Bring the database schema to ``revision``; safe to call from several processes at once."""
     engine = engine or make_engine(url, pool_size=1)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})

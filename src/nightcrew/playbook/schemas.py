@@ -130,6 +130,20 @@ class IntentActions(StrictModel):
     reply: bool = True
 
 
+class LeadModelPolicy(StrictModel):
+    """How the business trains and gates its lead model (the demo and `leads promote` defaults read this)."""
+
+    target: str = "enrolled"
+    positive_class: str | None = "yes"
+    drop: list[str] = Field(default_factory=list)
+    id_column: str | None = None
+    min_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_auc: float | None = Field(default=0.65, ge=0.5, le=1.0)
+    # A rare outcome's calibrated model seldom says P > 0.5, so accuracy can only tie the base rate; with this
+    # on, a tie within one standard error is accepted and log loss and AUC must still beat the trivial model.
+    allow_accuracy_tie: bool = False
+
+
 class AttributionPolicy(StrictModel):
     """An outcome (reply, booking, cancellation, opt-out) counts for the last message sent within this window."""
 
@@ -165,6 +179,7 @@ class Playbook(StrictModel):
     followup: FollowUpPolicy = Field(default_factory=FollowUpPolicy)
     review: ReviewPolicy = Field(default_factory=ReviewPolicy)
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
+    lead_model: LeadModelPolicy = Field(default_factory=LeadModelPolicy)
     routing: RoutingPolicy = Field(default_factory=local_only_policy)
     assignment: Assignment | None = None
     intents: dict[str, IntentActions] = Field(default_factory=dict)

@@ -7,7 +7,9 @@ from typing import Any
 
 from dbos import DBOS
 
+from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.compose.plans import assign_variant, pick_plan
+from nightcrew.intelligence.segments import predict_one
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
@@ -53,26 +55,59 @@ def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> d
         return contact_values(contact)
 
 
+def _decide_segment(c: Container, tenant: TenantRef, fields: dict[str, Any]) -> dict[str, Any]:
+    """The active learned model's segment and why, or the playbook's default when no model is promoted."""
+    playbook = c.playbook(tenant)
+    active = c.models.active_lead_model(tenant)
+    if active is None:
+        return {
+            "segment": playbook.default_segment,
+            "probability": None,
+            "confidence": None,
+            "model": "playbook-default",
+            "why": [],
+            "reason": "no active lead model: playbook default segment",
+        }
+    model, version = active
+    prediction = predict_one(model, fields)
+    binary = prediction.positive_class is not None
+    segment = playbook.segment_for_probability(prediction.probability) if binary else prediction.label
+    if not binary and segment not in {s.name for s in playbook.segments}:
+        segment = playbook.default_segment
+    why = [contribution.text for contribution in prediction.contributions]
+    what = (
+        f"P({model.schema.target})={prediction.probability:.2f} -> {segment}"
+        if binary
+        else f"{prediction.label} at {prediction.confidence:.2f}"
+    )
+    return {
+        "segment": segment,
+        "probability": round(prediction.probability, 4),
+        "confidence": round(prediction.confidence, 4),
+        "model": f"lead-model-v{version}",
+        "why": why,
+        "reason": f"{what}; " + ("; ".join(why) if why else "no single field stood out"),
+    }
+
+
 @step("lead.classify")
 def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[str, Any]:
     """Put the lead in a segment: the active learned model when there is one, else the playbook default."""
     c = container()
     started = time.perf_counter()
-    now = c.clock.now()
-    playbook = c.playbook(c.tenant_by_id(tenant_id))
-    decision: dict[str, Any] = {
-        "segment": playbook.default_segment,
-        "probability": None,
-        "model": "playbook-default",
-        "reasons": [],
-        "why": "no active lead model: playbook default segment",
-    }
+    tenant = c.tenant_by_id(tenant_id)
     with transaction(c.sessions) as session:
         contact = ContactRepository(session, tenant_id).get(contact_id)
         assert contact is not None
-        contact.segment = str(decision["segment"])
-        contact.segment_probability = None
-        contact.segment_model = str(decision["model"])
+        fields = dict(contact.fields or {})
+    decision = _decide_segment(c, tenant, fields)
+    now = c.clock.now()
+    with transaction(c.sessions) as session:
+        contact = ContactRepository(session, tenant_id).get(contact_id)
+        assert contact is not None
+        contact.segment = decision["segment"]
+        contact.segment_probability = decision["probability"]
+        contact.segment_model = decision["model"]
         contact.updated_at = now
         audit.record(
             session,
@@ -83,10 +118,11 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
             workflow_id=workflow_id(),
             event_key=event_key,
             contact_id=contact_id,
-            input={"fields": contact.fields},
+            input={"fields": fields},
             output=decision,
-            reason=str(decision["why"]),
-            model=str(decision["model"]),
+            reason=decision["reason"],
+            confidence=decision["confidence"],
+            model=decision["model"],
             tier="local",
             duration_ms=(time.perf_counter() - started) * 1000,
         )
