@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 from dbos import DBOS
+from tests.conftest import Env
+from tests.support.events import lead
 
 from nightcrew.db import transaction
 from nightcrew.intelligence.segments import save_model, train_segment_model
 from nightcrew.observe.service import AuditQueries
 from nightcrew.simulate.history import generate_history
 from nightcrew.workflows.dispatch import ingest
-from tests.conftest import Env
-from tests.support.events import lead
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from dbos import DBOS
 
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.compose.plans import assign_variant, pick_plan
-from nightcrew.intelligence.segments import predict_one
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
+from nightcrew.intelligence.segments import predict_one
 from nightcrew.observe import audit
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
