@@ -54,6 +54,15 @@ class OutboxRepository:
             .order_by(Message.created_at, Message.id)
         ).all()
 
+    def last_sent_message(self, contact_id: int) -> Message | None:
+        """The latest message actually sent to a contact."""
+        return self.session.scalar(
+            select(Message)
+            .where(Message.tenant_id == self.tenant_id, Message.contact_id == contact_id, Message.status == "sent")
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+
     def latest(self, contact_id: int) -> Message | None:
         """The latest message written for a contact, sent or not."""
         return self.session.scalar(

@@ -255,6 +255,15 @@ class DueFollowUps:
         """The earliest due-time among pending follow-ups."""
         return self.session.scalar(select(func.min(FollowUp.due_at)).where(FollowUp.status == "pending"))
 
+    def stuck_running(self, before: datetime, limit: int) -> Sequence[FollowUp]:
+        """Follow-ups claimed before ``before`` and still running (their workflow may never have started)."""
+        return self.session.scalars(
+            select(FollowUp)
+            .where(FollowUp.status == "running", FollowUp.updated_at < before, FollowUp.workflow_id.is_not(None))
+            .order_by(FollowUp.updated_at)
+            .limit(limit)
+        ).all()
+
     def claim(self, followup_id: int, workflow_id: str, now: datetime) -> bool:
         """Move one follow-up from pending to running; False when someone else got it first."""
         result = self.session.execute(

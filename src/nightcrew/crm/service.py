@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from nightcrew.crm.models import Contact, StageChange
+from nightcrew.crm.models import Contact, FollowUp, StageChange
 from nightcrew.crm.repository import ContactRepository, FollowUpRepository, StageRepository
 from nightcrew.guardrails.places import resolve_country
 from nightcrew.playbook.schemas import Playbook
@@ -153,3 +153,36 @@ class ContactService:
     def stop_followups(self, session: Session, tenant_id: int, contact_id: int, reason: str, now: datetime) -> int:
         """Cancel the contact's pending follow-ups (a reply, booking or opt-out stops a sequence)."""
         return FollowUpRepository(session, tenant_id).cancel_active(contact_id, reason, now)
+
+    def start_cold_clock(
+        self,
+        session: Session,
+        tenant_id: int,
+        contact_id: int,
+        now: datetime,
+        due: datetime,
+        source_message_id: int | None = None,
+    ) -> FollowUp | None:
+        """Make the contact's cold check due at ``due`` (a new outbound message or a cancellation resets it).
+
+        None when the contact is already in a running sequence (a contact is never in two at once).
+        """
+        followups = FollowUpRepository(session, tenant_id)
+        active = followups.active_for_contact(contact_id)
+        if active is not None:
+            if active.status == "pending" and active.kind == "cold_check":
+                active.due_at, active.updated_at = due, now
+                active.source_message_id = source_message_id or active.source_message_id
+                return active
+            return None
+        return followups.insert(
+            FollowUp(
+                contact_id=contact_id,
+                kind="cold_check",
+                due_at=due,
+                status="pending",
+                source_message_id=source_message_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )

@@ -61,6 +61,14 @@ class ActionRepository:
             .order_by(Action.created_at, Action.id)
         ).all()
 
+    def of_kind_for_contact(self, contact_id: int, kind: str) -> Sequence[Action]:
+        """A contact's actions of one kind, oldest first."""
+        return self.session.scalars(
+            select(Action)
+            .where(Action.tenant_id == self.tenant_id, Action.contact_id == contact_id, Action.kind == kind)
+            .order_by(Action.created_at, Action.id)
+        ).all()
+
     def count_by_kind(self) -> dict[str, int]:
         """How many actions of each kind."""
         rows = self.session.execute(

@@ -96,10 +96,48 @@ class Thresholds(StrictModel):
     intent_confidence: float = Field(default=0.45, ge=0.0, le=1.0)
 
 
+ColdReason = Literal["no_response", "interested_not_booked", "booked_cancelled"]
+COLD_REASONS: tuple[ColdReason, ...] = ("no_response", "interested_not_booked", "booked_cancelled")
+StopCause = Literal["reply", "booking", "opt_out", "won_lost", "human"]
+STOP_CAUSES: tuple[StopCause, ...] = ("reply", "booking", "opt_out", "won_lost", "human")
+
+
+class FollowUpStep(StrictModel):
+    """One touch of a re-engagement path."""
+
+    # Hours after the lead went cold (first step) or after the previous touch.
+    delay_hours: float = Field(default=0.0, ge=0)
+    plan: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    # 'preferred' = the playbook's channel preference for the contact.
+    channel: ChannelName | Literal["preferred"] = "preferred"
+    # What ends the sequence before this touch (all of them unless narrowed).
+    exit_on: list[StopCause] = Field(default_factory=lambda: list(STOP_CAUSES))
+
+
+class FollowUpFinal(StrictModel):
+    """What happens after the last touch when nothing came of it."""
+
+    stage: str | None = None
+    note: str = ""
+
+
+class FollowUpPath(StrictModel):
+    """The re-engagement sequence for one reason a lead went cold."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    max_touches: int = Field(default=3, ge=1, le=10)
+    steps: list[FollowUpStep] = Field(min_length=1)
+    final: FollowUpFinal = Field(default_factory=FollowUpFinal)
+
+
 class FollowUpPolicy(StrictModel):
-    """When a lead counts as gone cold."""
+    """When a lead counts as gone cold, and the path for each reason."""
 
     wait_hours: float = Field(default=48.0, gt=0)
+    # Intents that show interest: a lead who asked these and did not book went cold "interested, not booked".
+    interest_intents: list[str] = Field(default_factory=lambda: ["pricing", "schedule", "program_info", "booking"])
+    paths: dict[ColdReason, FollowUpPath] = Field(default_factory=dict)
 
 
 class AssignmentRule(StrictModel):
@@ -225,6 +263,13 @@ class Playbook(StrictModel):
         for intent, action in self.intents.items():
             if action.stage is not None and action.stage not in stage_names:
                 raise ValueError(f"intents.{intent}.stage: unknown stage {action.stage!r}")
+        plan_names = {p.name for p in self.message_plans}
+        for reason, path in self.followup.paths.items():
+            for index, step in enumerate(path.steps):
+                if step.plan not in plan_names:
+                    raise ValueError(f"followup.paths.{reason}.steps.{index}.plan: unknown message plan {step.plan!r}")
+            if path.final.stage is not None and path.final.stage not in stage_names:
+                raise ValueError(f"followup.paths.{reason}.final.stage: unknown stage {path.final.stage!r}")
         names = [p.name for p in self.message_plans]
         if len(set(names)) != len(names):
             raise ValueError("message plan names must be unique")
@@ -244,6 +289,13 @@ class Playbook(StrictModel):
             raise ValueError(f"guardrails: phrases in {sorted(stray)}, which are not in languages")
         return self
 
+    def plan(self, name: str) -> MessagePlan:
+        """The message plan called ``name``."""
+        for plan in self.message_plans:
+            if plan.name == name:
+                return plan
+        raise KeyError(name)
+
     def segment(self, name: str) -> Segment:
         """The segment called ``name``."""
         for segment in self.segments:
@@ -254,6 +306,11 @@ class Playbook(StrictModel):
     def stage(self, name: str) -> Stage | None:
         """The stage called ``name``, or None."""
         return next((s for s in self.stages if s.name == name), None)
+
+    def stage_kind(self, name: str) -> str:
+        """What a stage means ('open' for a stage the playbook does not list)."""
+        stage = self.stage(name)
+        return stage.kind if stage is not None else "open"
 
     def segment_for_probability(self, probability: float) -> str:
         """Map a binary model's P(convert) to the highest segment whose floor it reaches."""

@@ -9,8 +9,7 @@ from dbos import DBOS
 
 from nightcrew.channels.repository import OutboxRepository
 from nightcrew.channels.service import mark_failed, mark_sent, outbound, transmit
-from nightcrew.crm.models import FollowUp
-from nightcrew.crm.repository import ContactRepository, FollowUpRepository
+from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
 from nightcrew.errors import ChannelError, NotFound
 from nightcrew.events.repository import EventRepository
@@ -154,32 +153,9 @@ def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_ke
         message = OutboxRepository(session, tenant_id).get(message_id)
         sent_at = message.sent_at if message and message.sent_at else now
         due = sent_at + timedelta(hours=playbook.followup.wait_hours)
-        followups = FollowUpRepository(session, tenant_id)
-        active = followups.active_for_contact(contact_id)
-        if active is not None:
-            if active.status == "pending" and active.kind == "cold_check":
-                active.due_at, active.source_message_id, active.updated_at = due, message_id, now
-                followup = active
-            else:
-                return {
-                    "scheduled": False,
-                    "reason": f"contact already in follow-up #{active.id} ({active.status})",
-                }
-        else:
-            inserted = followups.insert(
-                FollowUp(
-                    contact_id=contact_id,
-                    kind="cold_check",
-                    due_at=due,
-                    status="pending",
-                    source_message_id=message_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            if inserted is None:
-                return {"scheduled": False, "reason": "another follow-up became active first"}
-            followup = inserted
+        followup = c.contacts.start_cold_clock(session, tenant_id, contact_id, now, due, message_id)
+        if followup is None:
+            return {"scheduled": False, "reason": "the contact is already in a follow-up sequence"}
         audit.record(
             session,
             tenant_id,

@@ -21,6 +21,8 @@ WAITING = ("deferred", "awaiting_model")
 
 def _snapshot(message: Any) -> dict[str, Any]:
     return {
+        # Whether a cold-lead check starts once it is sent (first outreach and ordinary replies do).
+        "follow_up": bool((message.plan_context or {}).get("follow_up", message.purpose == "outreach")),
         "status": message.status,
         "event_key": message.event_key,
         "contact_id": message.contact_id,
@@ -136,7 +138,7 @@ def deliver_waiting(tenant_id: int, message_id: int) -> dict[str, Any]:
             message_id,
             released["contact_id"],
             event_key,
-            follow_up=released["purpose"] in ("outreach", "followup"),
+            follow_up=released["follow_up"],
         )
     except Exception as exc:
         if event_key:

@@ -178,6 +178,7 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
         if assigned.handoff:
             # A person takes the conversation: automated sequences stop for this contact.
             contact.human_takeover = True
+            c.contacts.stop_followups(session, tenant_id, contact.id, "a person took over", now)
         reasons = [assigned.reason]
         if intent == OTHER:
             reasons.append(f"intent unclear (confidence {understood['confidence']:.2f})")
@@ -286,7 +287,10 @@ def _reply(
     purpose: str,
     follow_up: bool,
 ) -> dict[str, Any]:
-    plan = pick_reply(tenant_id, event_key, contact, understood["intent"], understood["language"], purpose)
+    plan = {
+        **pick_reply(tenant_id, event_key, contact, understood["intent"], understood["language"], purpose),
+        "follow_up": follow_up,
+    }
     draft = compose_draft(tenant_id, event_key, contact["id"], plan, purpose, text)
     if draft["waiting"]:
         return park_for_model(

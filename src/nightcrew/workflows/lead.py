@@ -145,6 +145,7 @@ def choose_plan(tenant_id: int, event_key: str, contact: dict[str, Any], segment
         "language": language,
         "tone": plan.tone,
         "call_to_action": plan.call_to_action,
+        "follow_up": True,
     }
     with transaction(c.sessions) as session:
         audit.record(

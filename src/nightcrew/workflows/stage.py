@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dbos import DBOS
@@ -15,6 +16,7 @@ from nightcrew.workflows.runtime import container, current_traceparent, step
 
 # Stages that end a re-engagement sequence: the lead moved on, one way or another.
 STOPPING_KINDS = {"booked", "won", "lost", "nurture"}
+RESTARTING_KINDS = {"cancelled", "no_show"}
 
 
 @step("stage.move")
@@ -41,6 +43,11 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
         stopped = 0
         if change is not None and kind in STOPPING_KINDS:
             stopped = c.contacts.stop_followups(session, tenant_id, contact.id, f"stage moved to {to_stage}", now)
+        if change is not None and kind in RESTARTING_KINDS:
+            # A cancelled or missed class starts the cold clock: silence now means "booked, then cancelled".
+            c.contacts.start_cold_clock(
+                session, tenant_id, contact.id, now, now + timedelta(hours=playbook.followup.wait_hours)
+            )
         audit.record(
             session,
             tenant_id,

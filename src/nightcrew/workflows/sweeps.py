@@ -10,11 +10,13 @@ from dbos import DBOS, SetWorkflowID
 
 from nightcrew.bootstrap import Container
 from nightcrew.channels.repository import DueMessages
+from nightcrew.crm.repository import DueFollowUps
 from nightcrew.db import transaction
 from nightcrew.events.repository import StrandedEvents
 from nightcrew.events.service import StoredEvent
 from nightcrew.workflows.delivery import deliver_waiting
-from nightcrew.workflows.runtime import DELIVERIES_QUEUE, LLM_QUEUE, container, queue, step
+from nightcrew.workflows.followup import followup_workflow, followup_workflow_id
+from nightcrew.workflows.runtime import DELIVERIES_QUEUE, FOLLOWUPS_QUEUE, LLM_QUEUE, container, queue, step
 
 # An event still 'received' this long after it was stored lost its enqueue to a crash.
 STRANDED_AFTER = timedelta(seconds=30)
@@ -26,6 +28,7 @@ class SweepReport:
     """What one sweep started."""
 
     deliveries: int = 0
+    followups: int = 0
     restarted_events: int = 0
     handles: list[Any] = field(default_factory=list)
 
@@ -51,11 +54,20 @@ def _due_work(c: Container, now: datetime) -> dict[str, list[dict[str, Any]]]:
             }
             for m in DueMessages(session).due(now, BATCH)
         ]
+        followups = []
+        due_followups = DueFollowUps(session)
+        for f in due_followups.due(now, BATCH):
+            wid = followup_workflow_id(f.id, f.step_index, f.kind)
+            if due_followups.claim(f.id, wid, now):
+                followups.append({"tenant_id": f.tenant_id, "followup_id": f.id, "workflow_id": wid})
+        # A claim whose workflow never started (a crash in between) is started again; the id makes it once.
+        for f in due_followups.stuck_running(now - STRANDED_AFTER, BATCH):
+            followups.append({"tenant_id": f.tenant_id, "followup_id": f.id, "workflow_id": f.workflow_id})
         stranded = [
             {"tenant_id": e.tenant_id, "key": e.key, "type": e.type, "workflow_id": e.workflow_id}
             for e in StrandedEvents(session).received_before(now - STRANDED_AFTER, BATCH)
         ]
-    return {"messages": messages, "stranded": stranded}
+    return {"messages": messages, "stranded": stranded, "followups": followups}
 
 
 def _start(work: dict[str, list[dict[str, Any]]], *, direct: bool = False) -> SweepReport:
@@ -72,6 +84,15 @@ def _start(work: dict[str, list[dict[str, Any]]], *, direct: bool = False) -> Sw
                     queue(item["queue"]).enqueue(deliver_waiting, item["tenant_id"], item["message_id"])
                 )
         report.deliveries += 1
+    for item in work["followups"]:
+        with SetWorkflowID(item["workflow_id"]):
+            if direct:
+                report.handles.append(DBOS.start_workflow(followup_workflow, item["tenant_id"], item["followup_id"]))
+            else:
+                report.handles.append(
+                    queue(FOLLOWUPS_QUEUE).enqueue(followup_workflow, item["tenant_id"], item["followup_id"])
+                )
+        report.followups += 1
     report.handles += dispatch(
         (StoredEvent(e["key"], e["type"], "received", e["workflow_id"], e["tenant_id"]) for e in work["stranded"]),
         direct=direct,
