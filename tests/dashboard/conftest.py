@@ -50,7 +50,7 @@ def login(client: TestClient, key: str = ADMIN_KEY) -> str:
 
 def process(env: Env, tenant: TenantRef, *events: dict[str, Any]) -> list[dict[str, Any]]:
     """Run events through their workflows one after another and return the workflows' results."""
-    results = []
+    results: list[dict[str, Any]] = []
     for event in events:
         report = ingest(env.container, tenant, [event], source="test")
         assert report.accepted, report.to_dict()

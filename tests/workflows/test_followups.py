@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from dbos import DBOS
+from tests.conftest import Env
+from tests.support.events import lead, message, stage
 
 from nightcrew.bootstrap import Container
 from nightcrew.channels.router import TransportRouter
@@ -16,8 +18,6 @@ from nightcrew.observe.service import AuditQueries
 from nightcrew.workflows import runtime
 from nightcrew.workflows.dispatch import ingest
 from nightcrew.workflows.sweeps import run_sweep
-from tests.conftest import Env
-from tests.support.events import lead, message, stage
 
 
 def run(env: Env, *events: dict[str, Any]) -> list[dict[str, Any]]:

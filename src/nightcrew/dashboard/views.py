@@ -131,9 +131,9 @@ def _templates() -> Environment:
 
 def _safe_next(value: str | None) -> str:
     """Where to go after login: only a dashboard path, never another site."""
-    if not value or not value.startswith("/dashboard") or "//" in value or "\\" in value:
+    if not value or "//" in value or "\\" in value:
         return "/dashboard"
-    return value
+    return value if value == "/dashboard" or value.startswith(("/dashboard/", "/dashboard?")) else "/dashboard"
 
 
 def _last_activity(*moments: datetime | None) -> datetime | None:
@@ -175,6 +175,9 @@ def create_dashboard_router(
 
     def viewer_of(request: Request) -> auth.Viewer | None:
         return auth.resolve_viewer(container_of(request), session_of(request))
+
+    def csrf_matches_payload(payload: dict[str, Any], given: str, c: Container) -> bool:
+        return auth.is_fresh(payload, c.clock.now()) and auth.csrf_matches(payload.get("csrf"), given)
 
     def set_session(request: Request, response: Response, payload: dict[str, Any]) -> None:
         response.set_cookie(
@@ -265,9 +268,6 @@ def create_dashboard_router(
         )
         set_session(request, response, session)
         return response
-
-    def csrf_matches_payload(payload: dict[str, Any], given: str, c: Container) -> bool:
-        return auth.is_fresh(payload, c.clock.now()) and auth.csrf_matches(payload.get("csrf"), given)
 
     @router.post("/logout")
     def logout(request: Request, csrf_token: str = Form(default="", max_length=200)) -> Response:
