@@ -53,13 +53,18 @@ def test_serve_refuses_to_run_without_an_api_key(tmp_path: Path) -> None:
 def test_demo_runs_a_small_month_and_the_trace_command_reads_it(tmp_path: Path) -> None:
     nightcrew("demo", "--leads", "25", "--days", "5", "--json", "report.json", cwd=tmp_path)
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["events_processed"] == 25
-    assert report["messages_sent"] == 25
+    assert report["messages_by_purpose"]["outreach"] == 25  # one first message per lead, duplicates ignored
+    assert report["duplicate_events_ignored"] >= 1
     assert report["duplicate_sends"] == 0 and report["lost_events"] == 0 and report["failed"] == 0
     assert report["deferred"] > 0
     assert set(report["messages_by_language"]) <= {"es", "pt", "en"}
+    assert report["lead_model"]["promoted"] is True and report["lead_model"]["holdout"]["roc_auc"] > 0.6
+    assert report["intent_model"]["macro_f1"] > 0.8
+    for section in ("inbound", "routed_to", "followups", "costs", "failover", "guardrails", "outcomes"):
+        assert section in report
+    assert report["failover"]["messages_lost"] == 0 and report["failover"]["duplicates"] == 0
     lines = (tmp_path / "nightcrew-demo-outbox.jsonl").read_text().splitlines()
-    assert len(lines) == 25
+    assert len(lines) == report["messages_sent"]
     contact = json.loads(lines[0])["contact_external_id"]
     env = {"NIGHTCREW_DATABASE_URL": f"sqlite:///{tmp_path}/nightcrew-demo.db"}
     shown = nightcrew("trace", contact, "--json", cwd=tmp_path, env=env)

@@ -38,6 +38,8 @@ class Message(Base):
     # The message plan (task, plan, template, variant, language, tone, call to action): enough to compose it
     # again when it waits for a model that is down.
     plan_context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # When it first had to wait for a model that was down (the failover queue's history).
+    waited_for_model_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     variant: Mapped[str | None] = mapped_column(String(64))
     segment: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str | None] = mapped_column(String(64))

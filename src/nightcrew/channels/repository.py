@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nightcrew.channels.models import Message
+from nightcrew.crm.models import Contact
 from nightcrew.db import is_unique_violation
 
 
@@ -62,6 +63,36 @@ class OutboxRepository:
             .order_by(Message.sent_at.desc(), Message.id.desc())
             .limit(1)
         )
+
+    def last_sent_before(self, contact_id: int, at: datetime, since: datetime) -> Message | None:
+        """The latest message sent to a contact in [since, at]: the one an outcome answers."""
+        return self.session.scalar(
+            select(Message)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.contact_id == contact_id,
+                Message.status == "sent",
+                Message.sent_at <= at,
+                Message.sent_at >= since,
+            )
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+
+    def sent_between(self, since: datetime, until: datetime) -> Sequence[tuple[Message, str]]:
+        """Messages sent in [since, until], with their contact's external id (oldest first)."""
+        rows = self.session.execute(
+            select(Message, Contact.external_id)
+            .join(Contact, Contact.id == Message.contact_id)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.status == "sent",
+                Message.sent_at >= since,
+                Message.sent_at <= until,
+            )
+            .order_by(Message.sent_at, Message.id)
+        ).all()
+        return [(message, str(external_id)) for message, external_id in rows]
 
     def latest(self, contact_id: int) -> Message | None:
         """The latest message written for a contact, sent or not."""

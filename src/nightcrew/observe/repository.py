@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,7 @@ from nightcrew.channels.models import Message
 from nightcrew.crm.models import FollowUp
 from nightcrew.db import is_unique_violation
 from nightcrew.events.models import Event
-from nightcrew.observe.models import Action
+from nightcrew.observe.models import Action, Outcome
 
 
 class ActionRepository:
@@ -68,6 +69,15 @@ class ActionRepository:
             .where(Action.tenant_id == self.tenant_id, Action.contact_id == contact_id, Action.kind == kind)
             .order_by(Action.created_at, Action.id)
         ).all()
+
+    def outputs_of_kind(self, kind: str) -> list[tuple[dict[str, Any], str]]:
+        """(output, reason) of every action of a kind, oldest first (for reports)."""
+        rows = self.session.execute(
+            select(Action.output, Action.reason)
+            .where(Action.tenant_id == self.tenant_id, Action.kind == kind)
+            .order_by(Action.created_at, Action.id)
+        ).all()
+        return [(dict(output or {}), str(reason)) for output, reason in rows]
 
     def count_by_kind(self) -> dict[str, int]:
         """How many actions of each kind."""
@@ -125,6 +135,15 @@ class StatsRepository:
             or 0
         )
 
+    def model_waits(self) -> dict[str, int]:
+        """Messages that waited for a model, by what became of them."""
+        rows = self.session.execute(
+            select(Message.status, func.count())
+            .where(Message.tenant_id == self.tenant_id, Message.waited_for_model_at.is_not(None))
+            .group_by(Message.status)
+        ).all()
+        return {str(status): int(n) for status, n in rows}
+
     def followups_by_status(self) -> dict[str, int]:
         """Follow-up counts per status."""
         rows = self.session.execute(
@@ -144,3 +163,59 @@ class StatsRepository:
             )
             or 0
         )
+
+
+class OutcomeRepository:
+    """Outcomes linked to the message before them, and the outcome table."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def insert_once(self, outcome: Outcome) -> Outcome:
+        """Record an outcome once (a re-run step finds the first record)."""
+        outcome.tenant_id = self.tenant_id
+        try:
+            with self.session.begin_nested():
+                self.session.add(outcome)
+                self.session.flush()
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            existing = self.session.scalar(
+                select(Outcome).where(Outcome.tenant_id == self.tenant_id, Outcome.dedupe_key == outcome.dedupe_key)
+            )
+            if existing is None:
+                raise
+            return existing
+        return outcome
+
+    def table(self, column: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Per value of ``column``: messages sent, and contacts that replied, booked, cancelled, opted out after one."""
+        allowed = {"plan", "template", "variant", "segment", "language", "path", "channel"}
+        if column not in allowed:
+            raise ValueError(f"cannot group outcomes by {column!r}")
+        message_col = getattr(Message, column)
+        sent_q = (
+            select(message_col, func.count())
+            .where(Message.tenant_id == self.tenant_id, Message.status == "sent")
+            .group_by(message_col)
+        )
+        if since is not None:
+            sent_q = sent_q.where(Message.sent_at >= since)
+        rows: dict[str, dict[str, Any]] = {}
+        for value, count in self.session.execute(sent_q).all():
+            rows[str(value)] = {"key": str(value), "sent": int(count)}
+        outcome_col = getattr(Message, column)
+        outcomes_q = (
+            select(outcome_col, Outcome.kind, func.count(func.distinct(Outcome.message_id)))
+            .join(Message, Message.id == Outcome.message_id)
+            .where(Outcome.tenant_id == self.tenant_id)
+            .group_by(outcome_col, Outcome.kind)
+        )
+        if since is not None:
+            outcomes_q = outcomes_q.where(Outcome.at >= since)
+        for value, kind, count in self.session.execute(outcomes_q).all():
+            row = rows.setdefault(str(value), {"key": str(value), "sent": 0})
+            row[str(kind)] = int(count)
+        return sorted(rows.values(), key=lambda r: -int(r["sent"]))

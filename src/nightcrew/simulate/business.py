@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from nightcrew.simulate.behaviour import Persona
+
 
 @dataclass(frozen=True)
 class Market:
@@ -329,3 +331,74 @@ def arrival_times(rng: random.Random, start: datetime, days: int, count: int) ->
         )
         times.append(moment.astimezone(start.tzinfo))
     return sorted(times)
+
+
+def live_lead_events(
+    rng: random.Random, count: int, start: datetime, days: int, seed: int
+) -> tuple[list[dict[str, Any]], dict[str, Persona]]:
+    """This month's leads, drawn like the history (same fields, same hidden propensity to enrol)."""
+    from nightcrew.simulate.history import generate_history
+
+    rows = generate_history(count, seed, end_date=start + timedelta(days=days)).to_dict("records")
+    names = {market.country: market for market in MARKETS}
+    events, personas = [], {}
+    for index, (row, occurred_at) in enumerate(zip(rows, arrival_times(rng, start, days, count), strict=True)):
+        market = names.get(str(row["country"]), MARKETS[0])
+        language = str(row["parent_language"])
+        first = rng.choice(FIRST_NAMES.get(language, FIRST_NAMES["es"]))
+        last = rng.choice(LAST_NAMES.get(language, LAST_NAMES["es"]))
+        fields = {
+            key: _plain(row[key])
+            for key in (
+                "child_age",
+                "country",
+                "city",
+                "inquiry_type",
+                "source",
+                "preferred_channel",
+                "number_of_children",
+                "asked_price",
+                "first_message",
+                "parent_language",
+            )
+            if _plain(row.get(key)) is not None
+        }
+        external_id = f"lead-{index:05d}"
+        contact: dict[str, Any] = {
+            "external_id": external_id,
+            "name": f"{first} {last}",
+            "fields": fields,
+            "location": f"{row['city'] if _plain(row.get('city')) else market.cities[0][0]}, {market.name}",
+        }
+        channel = fields.get("preferred_channel") or "whatsapp"
+        if channel == "email" or rng.random() < 0.4:
+            contact["email"] = f"{first.lower()}.{last.lower()}{index}@example.com".encode("ascii", "ignore").decode()
+        if channel != "email" or rng.random() < 0.5:
+            contact["phone"] = _phone(rng, market)
+        if rng.random() < 0.55:
+            contact["language"] = language
+        events.append(
+            {
+                "id": f"demo-lead-{index:05d}",
+                "type": "lead.created",
+                "occurred_at": occurred_at.isoformat(),
+                "contact": contact,
+                "data": {"source": fields.get("source")},
+            }
+        )
+        personas[external_id] = Persona(external_id, language, enrols=row["enrolled"] == "yes")
+    return events, personas
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar (pandas' missing values become None)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except (TypeError, ValueError):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,60 +1,90 @@
-"""A month of the sample business, fed through the real workflows on a fast-forwarded clock."""
+"""A month of the sample business, fed through the real workflows on a fast-forwarded clock.
+
+The demo trains the lead model on two years of history, then lets leads arrive, contacts reply (in
+their own words and languages), book, cancel and go quiet; follow-ups fire from their due-times; the
+capable tier runs against a simulated model endpoint that goes down for a few hours mid-month.
+"""
 
 from __future__ import annotations
 
-import json
+import heapq
+import itertools
 import random
+import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from nightcrew.bootstrap import Container, TenantRef, build_container
-from nightcrew.channels.repository import DueMessages
+from nightcrew.channels.repository import DueMessages, OutboxRepository
 from nightcrew.clock import FakeClock
 from nightcrew.config import Settings
+from nightcrew.crm.repository import DueFollowUps
 from nightcrew.db import sqlite_path, transaction
 from nightcrew.migrations import upgrade
-from nightcrew.observe.repository import StatsRepository
-from nightcrew.simulate.business import arrival_times, lead_event
+from nightcrew.playbook import sample_playbook_path
+from nightcrew.simulate.behaviour import Behaviour, Persona
+from nightcrew.simulate.business import live_lead_events
+from nightcrew.simulate.llm_endpoint import LatencyModel, SimulatedLLMEndpoint
+from nightcrew.simulate.llm_responder import SimulatedModel
+from nightcrew.simulate.report import build_report
+from nightcrew.simulate.training import train_and_promote
 from nightcrew.workflows import runtime
 from nightcrew.workflows.dispatch import ingest
 from nightcrew.workflows.sweeps import run_sweep
 
 Progress = Callable[[float, str], None]
 
-# After the last lead, keep the clock running so every deferred message gets its allowed hour.
-TAIL = timedelta(days=3)
+# After the last lead, keep the clock running so every waiting message and follow-up gets its turn.
+TAIL = timedelta(days=4)
 
 
 @dataclass
 class DemoOptions:
     """How big a month to simulate and where to put it."""
 
-    leads: int = 240
+    leads: int = 200
     days: int = 30
     seed: int = 7
     start: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 6, 0, tzinfo=UTC))
     database_url: str = "sqlite:///./nightcrew-demo.db"
     outbox_path: Path = Path("./nightcrew-demo-outbox.jsonl")
+    work_dir: Path = Path("./nightcrew-demo-files")
+    # The operator's own playbook (with real model endpoints); None = the sample with a simulated endpoint.
     playbook: Path | None = None
+    history_rows: int = 8000
+    # The capable tier's provider is down from this many days after the start, for this many hours.
+    outage_day: float = 12.4
+    outage_hours: float = 6.0
 
 
 @dataclass
 class Simulation:
-    """The running demo: its container, clock and tenant."""
+    """The running demo."""
 
     container: Container
     clock: FakeClock
     tenant: TenantRef
     options: DemoOptions
+    endpoint: SimulatedLLMEndpoint | None
+    model: SimulatedModel | None
+    behaviour: Behaviour
+    personas: dict[str, Persona]
     started: float = field(default_factory=time.perf_counter)
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
+    max_waiting_for_model: int = 0
+    outage_active: bool = False
+    seen_sent: set[int] = field(default_factory=set)
+    last_scan: datetime | None = None
+    lead_model: dict[str, Any] = field(default_factory=dict)
+    sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_000))
 
 
 def _reset_storage(options: DemoOptions) -> None:
@@ -63,30 +93,63 @@ def _reset_storage(options: DemoOptions) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     options.outbox_path.unlink(missing_ok=True)
+    shutil.rmtree(options.work_dir, ignore_errors=True)
+    options.work_dir.mkdir(parents=True)
+
+
+def _demo_playbook(folder: Path, base_url: str) -> Path:
+    """The sample playbook with its capable tier pointed at the simulated endpoint (configuration, not code)."""
+    shutil.copytree(sample_playbook_path().parent, folder)
+    path = folder / "playbook.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["routing"]["tiers"]["capable"] = [
+        {
+            "provider": "openai",
+            "name": "simulated-gpt",
+            "base_url": base_url,
+            "model": "sim-gpt-4o-mini",
+            "input_per_mtok": 0.15,
+            "output_per_mtok": 0.60,
+            "timeout_s": 5,
+            "max_concurrency": 8,
+            "max_retries": 1,
+            "simulated": True,
+        }
+    ]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def start(options: DemoOptions) -> Simulation:
-    """Fresh database and outbox, a FakeClock at the start of the month, DBOS running in-process."""
+    """Fresh storage, the model endpoint, a FakeClock at the start of the month, DBOS running in-process."""
     _reset_storage(options)
+    clock = FakeClock(options.start)
+    endpoint: SimulatedLLMEndpoint | None = None
+    model: SimulatedModel | None = None
+    playbook = options.playbook
+    if playbook is None:
+        model = SimulatedModel(options.seed)
+        endpoint = SimulatedLLMEndpoint(responder=model, latency=LatencyModel(), time_scale=0.0, clock=clock).start()
+        playbook = _demo_playbook(options.work_dir / "playbook", endpoint.openai_base_url)
     settings = Settings(
         database_url=options.database_url,
         outbound_file=options.outbox_path,
         outbound_channel="file",
         outbound_webhook_url=None,
         executor_id="nightcrew-demo",
-        playbook=options.playbook,
+        playbook=playbook,
     )
     upgrade(settings.database_url)
-    clock = FakeClock(options.start)
     container = build_container(settings, clock=clock)
-    tenant = container.ensure_tenant("default", "Aurora Kids Academy")
+    tenant = container.ensure_tenant("default", "Aurora Kids Academy", playbook.resolve())
     runtime.launch(container, schedule_sweeps=False)
-    return Simulation(container, clock, tenant, options)
+    rng = random.Random(options.seed)
+    return Simulation(container, clock, tenant, options, endpoint, model, Behaviour(rng), {})
 
 
 def _next_due(sim: Simulation) -> datetime | None:
     with transaction(sim.container.sessions) as session:
-        candidates = [DueMessages(session).next_due()]
+        candidates = [DueMessages(session).next_due(), DueFollowUps(session).next_due()]
     present = [c for c in candidates if c is not None]
     return min(present) if present else None
 
@@ -105,8 +168,7 @@ def _feed(sim: Simulation, batch: list[dict[str, Any]]) -> None:
 def _sweep(sim: Simulation) -> int:
     """Run sweeps until nothing more is due now; how many workflows they started."""
     started = 0
-    # A sweep can make more work due at once (a release schedules a follow-up): repeat until quiet.
-    for _ in range(5):
+    for _ in range(6):
         report = run_sweep(sim.container, direct=True)
         report.wait()
         started += len(report.handles)
@@ -115,91 +177,86 @@ def _sweep(sim: Simulation) -> int:
     return started
 
 
+def _observe_sends(sim: Simulation, moment: datetime, reactions: list[tuple[datetime, int, dict[str, Any]]]) -> None:
+    """Let every contact who just got a message react to it (or not)."""
+    since = sim.last_scan or sim.options.start
+    with transaction(sim.container.sessions) as session:
+        outbox = OutboxRepository(session, sim.tenant.id)
+        sent = [
+            (m.id, external_id, {"purpose": m.purpose, "path": m.path, "plan": m.plan, "segment": m.segment}, m.sent_at)
+            for m, external_id in outbox.sent_between(since, moment)
+        ]
+        waiting = DueMessages(session).count_waiting_for_model()
+    sim.max_waiting_for_model = max(sim.max_waiting_for_model, waiting)
+    sim.last_scan = moment
+    for message_id, external_id, message, sent_at in sent:
+        if message_id in sim.seen_sent or sent_at is None:
+            continue
+        sim.seen_sent.add(message_id)
+        persona = sim.personas.get(external_id)
+        if persona is None:
+            continue
+        for reaction in sim.behaviour.react(persona, message, sent_at):
+            heapq.heappush(reactions, (reaction.at, next(sim.sequence), reaction.event))
+
+
+def _toggle_outage(sim: Simulation, moment: datetime) -> None:
+    if sim.endpoint is None:
+        return
+    begin = sim.options.start + timedelta(days=sim.options.outage_day)
+    active = begin <= moment < begin + timedelta(hours=sim.options.outage_hours)
+    if active != sim.outage_active:
+        sim.endpoint.set_outage(active)
+        sim.outage_active = active
+
+
 def run(options: DemoOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Simulate the month and return the report."""
-    rng = random.Random(options.seed)
     sim = start(options)
     try:
+        if progress:
+            progress(0.0, "training the lead model on two years of history")
+        sim.lead_model = train_and_promote(sim.container, sim.tenant, options)
         end = options.start + timedelta(days=options.days)
-        times = arrival_times(rng, options.start, options.days, options.leads)
-        pending = [lead_event(rng, i, t) for i, t in enumerate(times)]
+        leads, personas = live_lead_events(
+            random.Random(options.seed + 1), options.leads, options.start, options.days, options.seed + 1
+        )
+        sim.personas = personas
+        rng = random.Random(options.seed + 2)
         # A CRM retries webhooks: a few events arrive twice; the second must start nothing.
-        for event in rng.sample(pending, k=max(1, len(pending) // 25)):
-            pending.append(dict(event))
-        pending.sort(key=lambda e: e["occurred_at"])
+        leads += [dict(event) for event in rng.sample(leads, k=max(1, len(leads) // 25))]
+        arrivals = [(datetime.fromisoformat(e["occurred_at"]), i, e) for i, e in enumerate(leads)]
+        heapq.heapify(arrivals)
         horizon = end + TAIL
-        cursor = 0
+        outage_edges = []
+        if sim.endpoint is not None:
+            begin = options.start + timedelta(days=options.outage_day)
+            outage_edges = [begin, begin + timedelta(hours=options.outage_hours)]
         last_moment: datetime | None = None
         while True:
-            next_event = datetime.fromisoformat(pending[cursor]["occurred_at"]) if cursor < len(pending) else None
-            next_due = _next_due(sim)
-            candidates = [t for t in (next_event, next_due) if t is not None and t <= horizon]
+            candidates = [t for t in (arrivals[0][0] if arrivals else None, _next_due(sim)) if t is not None]
+            candidates += [edge for edge in outage_edges if edge > sim.clock.now()]
+            candidates = [t for t in candidates if t <= horizon]
             if not candidates:
                 break
             moment = max(min(candidates), sim.clock.now())
             sim.clock.set(moment)
+            _toggle_outage(sim, moment)
             batch = []
-            while cursor < len(pending) and datetime.fromisoformat(pending[cursor]["occurred_at"]) <= moment:
-                batch.append(pending[cursor])
-                cursor += 1
+            while arrivals and arrivals[0][0] <= moment:
+                batch.append(heapq.heappop(arrivals)[2])
             _feed(sim, batch)
             started = _sweep(sim)
+            _observe_sends(sim, moment, arrivals)
             if not batch and not started and moment == last_moment:
                 raise RuntimeError(f"the simulation made no progress at {moment.isoformat()}")
             last_moment = moment
             if progress:
-                progress(
-                    min(1.0, (moment - options.start) / (horizon - options.start)),
-                    moment.strftime("%b %d %H:%M"),
-                )
+                progress(min(1.0, (moment - options.start) / (horizon - options.start)), moment.strftime("%b %d %H:%M"))
         sim.clock.set(max(sim.clock.now(), horizon))
-        return report(sim, end)
+        return build_report(sim, end)
     finally:
         runtime.shutdown()
         sim.container.close()
-
-
-def _outbox_keys(path: Path) -> Counter[str]:
-    keys: Counter[str] = Counter()
-    if path.exists():
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                keys[json.loads(line)["idempotency_key"]] += 1
-    return keys
-
-
-def report(sim: Simulation, end: datetime) -> dict[str, Any]:
-    """The demo's figures, from the database and the outbox file."""
-    keys = _outbox_keys(sim.options.outbox_path)
-    with transaction(sim.container.sessions) as session:
-        stats = StatsRepository(session, sim.tenant.id)
-        events = stats.events_by_status()
-        messages = stats.messages_by_status()
-        out: dict[str, Any] = {
-            "business": sim.container.playbook(sim.tenant).business.name,
-            "period": {
-                "start": sim.options.start.isoformat(),
-                "end": end.isoformat(),
-                "days": sim.options.days,
-            },
-            "events_received": sim.accepted + sim.duplicates + sim.rejected,
-            "events_processed": sum(n for status, n in events.items() if status in ("done", "failed")),
-            "events_by_type": stats.events_by_type(),
-            "events_by_status": events,
-            "duplicate_events_ignored": sim.duplicates,
-            "messages_sent": messages.get("sent", 0),
-            "messages_by_status": messages,
-            "messages_by_language": stats.sent_by("language"),
-            "messages_by_segment": stats.sent_by("segment"),
-            "messages_by_channel": stats.sent_by("channel"),
-            "deferred": stats.deferred_ever(),
-            "failed": events.get("failed", 0) + messages.get("failed", 0),
-            "duplicate_sends": sum(n - 1 for n in keys.values() if n > 1),
-            "lost_events": sum(n for status, n in events.items() if status not in ("done", "failed")),
-            "followups": {
-                "by_status": stats.followups_by_status(),
-                "due_by_end": stats.followups_due_by(end),
-            },
-            "wall_seconds": round(time.perf_counter() - sim.started, 2),
-        }
-    return out
+        if sim.endpoint is not None:
+            sim.endpoint.stop()

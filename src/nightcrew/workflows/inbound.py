@@ -20,6 +20,7 @@ from nightcrew.guardrails.places import resolve_country
 from nightcrew.intelligence.intents import INTENTS, OPT_OUT, OTHER
 from nightcrew.intelligence.language import detect_language
 from nightcrew.observe import audit
+from nightcrew.observe.outcomes import record_outcome
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.lead import upsert_contact
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
@@ -137,6 +138,17 @@ def record_inbound(
             contact.language = understood["language"]
         contact.updated_at = now
         stopped = c.contacts.stop_followups(session, tenant_id, contact.id, "the contact replied", now)
+        window = c.playbook(c.tenant_by_id(tenant_id)).attribution.window_hours
+        record_outcome(
+            session,
+            tenant_id,
+            contact_id=contact.id,
+            kind="replied",
+            at=at,
+            window_hours=window,
+            event_key=event_key,
+            dedupe=f"{event_key}:replied",
+        )
         audit.record(
             session,
             tenant_id,
@@ -236,6 +248,17 @@ def withdraw_consent(tenant_id: int, event_key: str, contact_id: int, text: str,
         assert contact is not None
         contact.consent, contact.consent_updated_at, contact.updated_at = "opted_out", now, now
         stopped = c.contacts.stop_followups(session, tenant_id, contact.id, "the contact opted out", now)
+        window = c.playbook(c.tenant_by_id(tenant_id)).attribution.window_hours
+        record_outcome(
+            session,
+            tenant_id,
+            contact_id=contact.id,
+            kind="opted_out",
+            at=now,
+            window_hours=window,
+            event_key=event_key,
+            dedupe=f"{event_key}:opted_out",
+        )
         audit.record(
             session,
             tenant_id,

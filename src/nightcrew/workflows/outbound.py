@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nightcrew.ai.config import TaskName
@@ -40,6 +40,61 @@ def channel_for(c: Container, tenant: TenantRef, contact: Contact) -> str:
     return address.channel if address else "sms"
 
 
+def render_values(contact: Contact) -> dict[str, Any]:
+    """What templates and briefs may use about a contact."""
+    return {
+        "external_id": contact.external_id,
+        "name": contact.name,
+        "fields": dict(contact.fields or {}),
+        "segment": contact.segment,
+        "stage": contact.stage,
+        "location": contact.location,
+        "phone": contact.phone,
+    }
+
+
+def template_required(purpose: str, channel: str, last_inbound_at: datetime | None, now: datetime) -> str | None:
+    """Why this message must be the playbook's template as written (None when a model may draft it)."""
+    if purpose in TEMPLATE_ONLY:
+        return "an opt-out confirmation is always the playbook's own words"
+    if channel == "whatsapp" and (last_inbound_at is None or now - last_inbound_at > timedelta(hours=24)):
+        # WhatsApp lets a business open a conversation only with an approved template.
+        return "WhatsApp outside the 24-hour window: an approved template"
+    return None
+
+
+def template_draft(
+    c: Container, tenant: TenantRef, contact: Contact, plan: dict[str, Any], channel: str, why: str
+) -> dict[str, Any]:
+    """The plan's template rendered for the contact, as a compose result."""
+    values = {
+        "external_id": contact.external_id,
+        "name": contact.name,
+        "fields": dict(contact.fields or {}),
+        "segment": contact.segment,
+        "stage": contact.stage,
+        "location": contact.location,
+        "phone": contact.phone,
+    }
+    draft = c.composer(tenant).render(plan["template"], plan["plan"], plan["language"], values, channel=channel)
+    return {
+        "waiting": False,
+        "text": draft.text,
+        "language": draft.language,
+        "plan": plan["plan"],
+        "template": plan["template"],
+        "variant": plan.get("variant"),
+        "source": "template",
+        "model": "template",
+        "tier": "local",
+        "endpoint": "local",
+        "cost_usd": 0.0,
+        "counterfactual_usd": 0.0,
+        "fell_back": False,
+        "reason": f"template {plan['language']}/{plan['template']}.j2 ({why})",
+    }
+
+
 def compose_now(
     c: Container,
     tenant: TenantRef,
@@ -51,35 +106,11 @@ def compose_now(
     last_message: str | None = None,
 ) -> dict[str, Any]:
     """Compose through the router; {'waiting': True, 'retry_at': ...} when every allowed model is down."""
-    values = {
-        "external_id": contact.external_id,
-        "name": contact.name,
-        "fields": dict(contact.fields or {}),
-        "segment": contact.segment,
-        "stage": contact.stage,
-        "location": contact.location,
-        "phone": contact.phone,
-    }
-    if purpose in TEMPLATE_ONLY:
-        draft = c.composer(tenant).render(
-            plan["template"], plan["plan"], plan["language"], values, channel=channel_for(c, tenant, contact)
-        )
-        return {
-            "waiting": False,
-            "text": draft.text,
-            "language": draft.language,
-            "plan": plan["plan"],
-            "template": plan["template"],
-            "variant": None,
-            "source": "template",
-            "model": "template",
-            "tier": "local",
-            "endpoint": "local",
-            "cost_usd": 0.0,
-            "counterfactual_usd": 0.0,
-            "fell_back": False,
-            "reason": f"template {plan['language']}/{plan['template']}.j2 (always a template)",
-        }
+    values = render_values(contact)
+    channel = channel_for(c, tenant, contact)
+    must_use_template = template_required(purpose, channel, contact.last_inbound_at, c.clock.now())
+    if must_use_template:
+        return template_draft(c, tenant, contact, plan, channel, must_use_template)
     try:
         composed = compose_message(
             c.router(tenant),
@@ -227,6 +258,7 @@ def park_for_model(
             address.to if address else "",
         )
         message.status, message.send_after = "awaiting_model", datetime.fromisoformat(retry_at)
+        message.waited_for_model_at = now
         message = record_intent(session, tenant_id, message)
         return {"message_id": message.id, "status": message.status, "until": retry_at}
 
@@ -307,7 +339,7 @@ def record_verdict(
         workflow_id=wid,
         event_key=event_key,
         contact_id=contact.id,
-        dedupe_key=f"message:{message.id}:verdict:{now.isoformat()}",
+        dedupe_key=f"message:{message.id}:verdict:{now.isoformat()}:{draft.get('source', 'template')}",
         input={"text": draft["text"], "purpose": purpose, "channel": message.channel, "source": draft.get("source")},
         output={
             "verdict": kind.value,
@@ -363,7 +395,7 @@ def check_draft(
                 "verdict": "recorded",
                 "reason": "already checked",
             }
-        return record_verdict(
+        verdict = record_verdict(
             c,
             session,
             tenant,
@@ -378,3 +410,30 @@ def check_draft(
             event_key=event_key,
             segment_context={"segment": segment.get("segment"), "segment_confidence": segment.get("confidence")},
         )
+        if verdict["status"] == "blocked" and draft.get("source") == "llm":
+            # The model's draft broke a rule: the approved template says it instead, checked the same way.
+            fallback = template_draft(
+                c,
+                tenant,
+                contact,
+                plan,
+                message.channel if message.channel != "none" else channel_for(c, tenant, contact),
+                f"the model's draft was blocked: {verdict['reason']}",
+            )
+            verdict = record_verdict(
+                c,
+                session,
+                tenant,
+                contact,
+                message,
+                fallback,
+                purpose=purpose,
+                now=now,
+                confidence=Confidence(segment=segment.get("confidence"), intent=intent_confidence),
+                step_name="message.check",
+                wid=wid,
+                event_key=event_key,
+                segment_context={"segment": segment.get("segment"), "segment_confidence": segment.get("confidence")},
+            )
+            verdict["fell_back_to_template"] = True
+        return verdict

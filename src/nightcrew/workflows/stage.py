@@ -10,6 +10,7 @@ from dbos import DBOS
 from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
 from nightcrew.observe import audit
+from nightcrew.observe.outcomes import record_outcome
 from nightcrew.workflows.common import begin_event, finish_event, workflow_id
 from nightcrew.workflows.lead import upsert_contact
 from nightcrew.workflows.runtime import container, current_traceparent, step
@@ -17,6 +18,7 @@ from nightcrew.workflows.runtime import container, current_traceparent, step
 # Stages that end a re-engagement sequence: the lead moved on, one way or another.
 STOPPING_KINDS = {"booked", "won", "lost", "nurture"}
 RESTARTING_KINDS = {"cancelled", "no_show"}
+OUTCOME_FOR_KIND = {"booked": "booked", "cancelled": "cancelled", "no_show": "cancelled", "won": "won"}
 
 
 @step("stage.move")
@@ -43,6 +45,18 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
         stopped = 0
         if change is not None and kind in STOPPING_KINDS:
             stopped = c.contacts.stop_followups(session, tenant_id, contact.id, f"stage moved to {to_stage}", now)
+        outcome = OUTCOME_FOR_KIND.get(kind)
+        if change is not None and outcome is not None:
+            record_outcome(
+                session,
+                tenant_id,
+                contact_id=contact.id,
+                kind=outcome,
+                at=now,
+                window_hours=playbook.attribution.window_hours,
+                event_key=event_key,
+                dedupe=f"{event_key}:{outcome}",
+            )
         if change is not None and kind in RESTARTING_KINDS:
             # A cancelled or missed class starts the cold clock: silence now means "booked, then cancelled".
             c.contacts.start_cold_clock(

@@ -1,0 +1,121 @@
+"""The capable tier through a real OpenAI-wire server: outage, queue, drain, exactly-once; invented offers never sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbos import DBOS
+from tests.conftest import Env
+from tests.fakes.llm_server import FakeLLMServer, Reply
+from tests.support.events import lead
+from tests.support.playbooks import custom_playbook
+from tests.support.receiver import Receiver
+
+from nightcrew.bootstrap import TenantRef
+from nightcrew.channels.router import TransportRouter
+from nightcrew.channels.transports import WebhookTransport
+from nightcrew.db import transaction
+from nightcrew.observe.repository import StatsRepository
+from nightcrew.workflows.dispatch import ingest
+from nightcrew.workflows.sweeps import run_sweep
+
+
+def draft(text: str, language: str = "es") -> str:
+    return json.dumps({"text": text, "language": language, "claims_used": []})
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLMServer]:
+    server = FakeLLMServer(responder=lambda request: draft("Hola, gracias por escribir. Clases en vivo para niños."))
+    server.start()
+    yield server
+    server.stop()
+
+
+def _tenant(env: Env, tmp_path: Path, server: FakeLLMServer, allow_fallback: bool) -> TenantRef:
+    def edit(data: dict[str, Any]) -> None:
+        data["channels"]["preference"] = ["sms", "email"]  # free text is allowed on SMS
+        data["routing"]["tiers"]["capable"] = [
+            {
+                "provider": "openai",
+                "name": "fake",
+                "base_url": server.openai_base_url,
+                "model": "gpt-test",
+                "input_per_mtok": 0.15,
+                "output_per_mtok": 0.6,
+                "timeout_s": 2,
+                "max_retries": 0,
+            }
+        ]
+        data["routing"]["tasks"]["compose_outreach"] = {"tier": "capable", "allow_template_fallback": allow_fallback}
+        data["routing"]["breaker"] = {"failure_threshold": 3, "cooldown_s": 60}
+
+    path = custom_playbook(tmp_path / "pb", edit)
+    return env.container.ensure_tenant(f"{env.tenant.slug}m", "Model tenant", path)
+
+
+def test_outage_queues_50_leads_and_drains_each_exactly_once(env: Env, tmp_path: Path, llm: FakeLLMServer) -> None:
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=False)
+    receiver = Receiver().start()
+    env.container.transports = TransportRouter(WebhookTransport(receiver.url, timeout_s=5))
+    try:
+        llm.set_outage(True)
+        report = ingest(env.container, tenant, [lead(f"o-{i}", f"oc-{i}") for i in range(50)], source="test")
+        results = [DBOS.retrieve_workflow(e.workflow_id).get_result() for e in report.accepted]
+        assert {r["status"] for r in results} == {"deferred"}  # waiting for the model, durably
+        assert receiver.all_keys() == {}  # nothing sent in a tier the playbook did not allow
+        # The breaker opened after 3 failures (plus calls already in flight on the other workers): the rest never called.
+        assert llm.count() <= 3 + env.container.settings.worker_concurrency
+        with transaction(env.container.sessions) as session:
+            assert StatsRepository(session, tenant.id).model_waits() == {"awaiting_model": 50}
+        # Still down at the retry time: the probe fails, the work stays queued.
+        env.clock.advance(timedelta(seconds=61))
+        run_sweep(env.container).wait()
+        assert receiver.all_keys() == {}
+        # The provider comes back; the next probe succeeds and the queue drains.
+        llm.set_outage(False)
+        for _ in range(6):  # calls that met the half-open breaker while the probe was in flight wait once more
+            env.clock.advance(timedelta(seconds=61))
+            run_sweep(env.container).wait()
+        keys = receiver.acknowledged_keys()
+        assert len(keys) == 50 and set(keys.values()) == {1}
+        assert set(keys) == {f"{tenant.slug}:o-{i}:send" for i in range(50)}
+        with transaction(env.container.sessions) as session:
+            assert StatsRepository(session, tenant.id).model_waits() == {"sent": 50}
+        bodies = {r.body["body"] for r in receiver.requests}
+        assert bodies == {"Hola, gracias por escribir. Clases en vivo para niños."}  # the model's draft, not a template
+    finally:
+        receiver.stop()
+
+
+def test_fallback_to_templates_when_the_playbook_allows_it(env: Env, tmp_path: Path, llm: FakeLLMServer) -> None:
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=True)
+    llm.set_outage(True)
+    report = ingest(env.container, tenant, [lead(f"f-{i}", f"fc-{i}") for i in range(5)], source="test")
+    results = [DBOS.retrieve_workflow(e.workflow_id).get_result() for e in report.accepted]
+    assert {r["status"] for r in results} == {"done"}
+    sent = [json.loads(line) for line in env.outbox.read_text().splitlines()]
+    assert len(sent) == 5 and all("Aurora Kids" in m["body"] for m in sent)  # the template
+
+
+def test_an_invented_discount_from_the_capable_tier_is_never_sent_as_written(
+    env: Env, tmp_path: Path, llm: FakeLLMServer
+) -> None:
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=True)
+    llm.script(Reply(draft("Hola Ana! Solo hoy te damos 50% de descuento en el curso de programación.")))
+    report = ingest(env.container, tenant, [lead("d-1", "dc-1")], source="test")
+    result = DBOS.retrieve_workflow(report.accepted[0].workflow_id).get_result()
+    assert result["status"] == "done"
+    [sent] = [json.loads(line) for line in env.outbox.read_text().splitlines()]
+    assert "50%" not in sent["body"] and "descuento" not in sent["body"]
+    with transaction(env.container.sessions) as session:
+        from nightcrew.observe.repository import ActionRepository
+
+        verdicts = [o for o, _ in ActionRepository(session, tenant.id).outputs_of_kind("guardrail.verdict")]
+    assert [v["verdict"] for v in verdicts] == ["block", "pass"]
+    assert any(c["check"] == "claims" and c["verdict"] == "block" for c in verdicts[0]["checks"])
