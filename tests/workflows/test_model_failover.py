@@ -1,4 +1,4 @@
-"""The capable tier through a real OpenAI-wire server: outage, queue, drain, exactly-once; invented offers never sent."""
+"""The capable tier over a real OpenAI-wire server: outage, queue, drain, exactly once; invented offers never sent."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_outage_queues_50_leads_and_drains_each_exactly_once(env: Env, tmp_path:
         results = [DBOS.retrieve_workflow(e.workflow_id).get_result() for e in report.accepted]
         assert {r["status"] for r in results} == {"deferred"}  # waiting for the model, durably
         assert receiver.all_keys() == {}  # nothing sent in a tier the playbook did not allow
-        # The breaker opened after 3 failures (plus calls already in flight on the other workers): the rest never called.
+        # The breaker opened after 3 failures (plus calls in flight on the other workers): the rest never called.
         assert llm.count() <= 3 + env.container.settings.worker_concurrency
         with transaction(env.container.sessions) as session:
             assert StatsRepository(session, tenant.id).model_waits() == {"awaiting_model": 50}
