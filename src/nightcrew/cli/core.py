@@ -112,7 +112,7 @@ def worker(
 
 @app.command()
 def demo(
-    leads: Annotated[int, typer.Option(min=1, help="How many leads arrive during the period.")] = 200,
+    leads: Annotated[int, typer.Option(min=1, help="How many leads arrive during the period.")] = 120,
     days: Annotated[int, typer.Option(min=1, help="How many days to simulate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same month.")] = 7,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,

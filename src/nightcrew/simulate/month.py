@@ -48,7 +48,7 @@ TAIL = timedelta(days=4)
 class DemoOptions:
     """How big a month to simulate and where to put it."""
 
-    leads: int = 200
+    leads: int = 120
     days: int = 30
     seed: int = 7
     start: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 6, 0, tzinfo=UTC))
@@ -57,10 +57,11 @@ class DemoOptions:
     work_dir: Path = Path("./nightcrew-demo-files")
     # The operator's own playbook (with real model endpoints); None = the sample with a simulated endpoint.
     playbook: Path | None = None
-    history_rows: int = 8000
+    history_rows: int = 6000
     # The capable tier's provider is down from this many days after the start, for this many hours.
-    outage_day: float = 12.4
-    outage_hours: float = 6.0
+    # Wednesday of the second week, from 10:36 in Bogotá: business hours, when the model is busiest.
+    outage_day: float = 9.4
+    outage_hours: float = 10.0
 
 
 @dataclass

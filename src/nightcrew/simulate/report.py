@@ -137,12 +137,8 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
     outcome_counts = Counter(r.outcome for r in ledger)
     queued = sum(waits.values())
     report["failover"] = {
-        "outage": {
-            "start": (sim.options.start.timestamp() and (sim.options.start.isoformat())),
-            "day": sim.options.outage_day,
-            "hours": sim.options.outage_hours,
-        }
-        if sim.endpoint
+        "outage": {"starts_after_days": sim.options.outage_day, "hours": sim.options.outage_hours}
+        if sim.endpoint is not None
         else None,
         "calls_failed_over": outcome_counts.get("fell_back", 0),
         "calls_failed": outcome_counts.get("failed", 0),

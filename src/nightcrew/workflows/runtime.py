@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, Queue
 
 from nightcrew.bootstrap import Container
-from nightcrew.db import prepare_sqlite_file
+from nightcrew.db import make_dbos_sqlite_engine, prepare_sqlite_file
 from nightcrew.errors import ConfigurationError
 from nightcrew.observe.metrics import STEP_SECONDS
 from nightcrew.observe.tracing import span_under
@@ -56,16 +56,19 @@ def container() -> Container:
 def dbos_config(container: Container) -> DBOSConfig:
     """DBOS settings made explicit (ARCHITECTURE rule 5)."""
     settings = container.settings
-    return {
+    config: DBOSConfig = {
         "name": "nightcrew",
         "system_database_url": settings.database_url,
         "application_version": settings.application_version,
         "executor_id": settings.executor_id,
         "serializer": DBOSPortableJSONSerializer(),
         "log_level": "WARNING",
-        "notification_listener_polling_interval_sec": 0.2,
+        "notification_listener_polling_interval_sec": 1.0,
         "scheduler_polling_interval_sec": 5.0,
     }
+    if settings.is_sqlite:
+        config["system_database_engine"] = make_dbos_sqlite_engine(settings.database_url)
+    return config
 
 
 def launch(container: Container, *, schedule_sweeps: bool = True) -> None:
