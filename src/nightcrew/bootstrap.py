@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,16 +16,22 @@ from nightcrew.ai.repository import DatabaseLedger
 from nightcrew.ai.router import ModelRouter
 from nightcrew.channels.base import Transport
 from nightcrew.channels.router import TransportRouter
+from nightcrew.channels.smtp import SmtpTransport
 from nightcrew.channels.transports import ConsoleTransport, FileTransport, WebhookTransport
+from nightcrew.channels.twilio import TwilioTransport
 from nightcrew.clock import Clock, SystemClock
 from nightcrew.compose.templates import TemplateComposer
 from nightcrew.config import Settings
+from nightcrew.crm.connectors.base import CrmConnector
+from nightcrew.crm.connectors.gohighlevel import GoHighLevelConnector
+from nightcrew.crm.connectors.hubspot import HubSpotConnector
 from nightcrew.crm.models import Tenant
 from nightcrew.crm.repository import StageRepository, TenantRepository
 from nightcrew.crm.service import ContactService
 from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
 from nightcrew.guardrails.policy import PolicySet
+from nightcrew.integrations import Integrations, from_settings, from_tenant
 from nightcrew.intelligence.intents import IntentModel, default_intent_model
 from nightcrew.intelligence.service import DatabaseModelRegistry, ModelRegistryService
 from nightcrew.observe.tracing import configure_tracing
@@ -40,6 +47,7 @@ class TenantRef:
     slug: str
     name: str
     playbook_path: str | None
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Container:
@@ -61,6 +69,9 @@ class Container:
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.transports = transports or default_transports(settings)
+        # A transport router given by the caller (tests, the demo) carries every tenant's messages.
+        self.transports_overridden = transports is not None
+        self._tenant_transports: dict[str, TransportRouter] = {}
         self.ledger = DatabaseLedger(self.sessions)
         # Retry back-off sleeps; a fast-forwarded clock has no use for real waiting.
         self.sleeper: Callable[[float], None] = sleeper or (
@@ -88,7 +99,7 @@ class Container:
             row = TenantRepository(session).by_slug(slug)
             if row is None:
                 raise NotFound(f"tenant {slug!r} does not exist")
-            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path)
+            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path, dict(row.settings or {}))
         with self._lock:
             self._tenants[slug] = ref
         return ref
@@ -106,8 +117,14 @@ class Container:
             slug = row.slug
         return self.tenant(slug)
 
-    def ensure_tenant(self, slug: str, name: str | None = None, playbook_path: Path | None = None) -> TenantRef:
-        """Create the tenant if missing and sync its pipeline from its playbook."""
+    def ensure_tenant(
+        self,
+        slug: str,
+        name: str | None = None,
+        playbook_path: Path | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> TenantRef:
+        """Create the tenant if missing (or update its playbook and settings) and sync its pipeline."""
         with transaction(self.sessions) as session:
             tenants = TenantRepository(session)
             row = tenants.by_slug(slug)
@@ -123,7 +140,9 @@ class Container:
                 )
             elif playbook_path is not None and row.playbook_path != str(playbook_path):
                 row.playbook_path = str(playbook_path)
-            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path)
+            if settings:
+                row.settings = {**(row.settings or {}), **settings}
+            ref = TenantRef(row.id, row.slug, row.name, row.playbook_path, dict(row.settings or {}))
             playbook = self._load_playbook(ref)
             StageRepository(session, row.id).replace_pipeline([(s.name, s.kind) for s in playbook.stages])
         with self._lock:
@@ -160,6 +179,77 @@ class Container:
                 policy = PolicySet.from_playbook(playbook)
                 self._policies[key] = policy
             return policy
+
+    def integrations(self, tenant: TenantRef) -> Integrations:
+        """The tenant's CRM, messaging providers and webhook secrets."""
+        if tenant.slug == self.settings.default_tenant and not tenant.settings:
+            return from_settings(self.settings)
+        return from_tenant(tenant.settings, self.settings.environment(), self.settings)
+
+    def transports_for(self, tenant: TenantRef) -> TransportRouter:
+        """The transports of the tenant's channels: Twilio for SMS/WhatsApp and SMTP for email when configured."""
+        if self.transports_overridden:
+            return self.transports
+        integrations = self.integrations(tenant)
+        key = f"transports:{tenant.slug}"
+        with self._lock:
+            cached = self._tenant_transports.get(key)
+        if cached is not None:
+            return cached
+        per_channel: dict[str, Transport] = {}
+        if integrations.get("twilio_account_sid") and integrations.get("twilio_auth_token"):
+            base = integrations.get("public_base_url")
+            twilio = TwilioTransport(
+                integrations.get("twilio_account_sid"),
+                integrations.get("twilio_auth_token"),
+                from_number=integrations.get("twilio_from_number"),
+                whatsapp_from=integrations.get("twilio_whatsapp_from"),
+                messaging_service_sid=integrations.get("twilio_messaging_service_sid"),
+                status_callback=f"{base.rstrip('/')}/v1/hooks/twilio/{tenant.slug}" if base else None,
+                base_url=integrations.get("twilio_base_url"),
+                clock=self.clock,
+            )
+            per_channel.update(sms=twilio, whatsapp=twilio)
+        if integrations.get("smtp_host") and integrations.get("smtp_from"):
+            per_channel["email"] = SmtpTransport(
+                integrations.get("smtp_host"),
+                int(integrations.get("smtp_port") or 587),
+                from_address=integrations.get("smtp_from"),
+                from_name=integrations.get("smtp_from_name"),
+                security=integrations.get("smtp_security") or "starttls",
+                username=integrations.get("smtp_username"),
+                password=integrations.get("smtp_password"),
+                clock=self.clock,
+            )
+        router = TransportRouter(self.transports.default, per_channel) if per_channel else self.transports
+        with self._lock:
+            self._tenant_transports[key] = router
+        return router
+
+    def crm_connector(self, tenant: TenantRef) -> CrmConnector | None:
+        """The tenant's CRM connector (None when it keeps its contacts only in nightcrew)."""
+        integrations = self.integrations(tenant)
+        mappings = self.playbook(tenant).crm
+        if integrations.crm == "hubspot":
+            return HubSpotConnector.connect(
+                integrations.require("hubspot_token", "HubSpot"),
+                mappings.for_crm("hubspot"),
+                base_url=integrations.get("hubspot_base_url"),
+                clock=self.clock,
+                sleep=self.sleeper,
+                timeout_s=self.settings.crm_timeout_s,
+            )
+        if integrations.crm == "gohighlevel":
+            return GoHighLevelConnector.connect(
+                integrations.require("ghl_token", "GoHighLevel"),
+                integrations.require("ghl_location_id", "GoHighLevel"),
+                mappings.for_crm("gohighlevel"),
+                base_url=integrations.get("ghl_base_url"),
+                clock=self.clock,
+                sleep=self.sleeper,
+                timeout_s=self.settings.crm_timeout_s,
+            )
+        return None
 
     def router(self, tenant: TenantRef) -> ModelRouter:
         """The model router for the tenant's playbook (breakers live here, one set per process)."""

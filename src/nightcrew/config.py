@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_executor_id() -> str:
@@ -48,6 +48,35 @@ class Settings(BaseSettings):
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
+    # Integrations of the single-tenant install (a multi-tenant install sets them per tenant; see tenants set).
+    public_base_url: str | None = None
+    webhook_signing_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    webhook_tolerance_s: int = Field(default=300, ge=10)
+    crm: Literal["none", "hubspot", "gohighlevel"] = "none"
+    crm_timeout_s: float = Field(default=15.0, gt=0)
+    hubspot_token: SecretStr | None = None
+    hubspot_client_secret: SecretStr | None = None
+    hubspot_base_url: str = "https://api.hubapi.com"
+    ghl_token: SecretStr | None = None
+    ghl_location_id: str | None = None
+    ghl_webhook_public_key: SecretStr | None = None
+    ghl_webhook_ed25519_public_key: SecretStr | None = None
+    ghl_webhook_secret: SecretStr | None = None
+    ghl_base_url: str = "https://services.leadconnectorhq.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_from_name: str | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
     redact_logs: bool = True
@@ -61,6 +90,14 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
             raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
+
+    @field_validator("webhook_signing_secrets", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        # NIGHTCREW_WEBHOOK_SIGNING_SECRETS="old,new" during a rotation.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property

@@ -2,7 +2,16 @@
 
 from nightcrew.ai.models import ModelCall
 from nightcrew.channels.models import Message
-from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
+from nightcrew.crm.models import (
+    ApiKey,
+    Contact,
+    CrmImportError,
+    CrmSyncCheckpoint,
+    FollowUp,
+    PipelineStage,
+    StageChange,
+    Tenant,
+)
 from nightcrew.events.models import Event
 from nightcrew.intelligence.models import ModelVersion
 from nightcrew.observe.models import Action, Outcome
@@ -12,6 +21,8 @@ __all__ = [
     "Action",
     "ApiKey",
     "Contact",
+    "CrmImportError",
+    "CrmSyncCheckpoint",
     "Event",
     "FollowUp",
     "LabelledExample",

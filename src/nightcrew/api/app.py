@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from nightcrew.api import events, review, stats
+from nightcrew.api import events, hooks, review, stats
 from nightcrew.api.auth import RateLimiter
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
@@ -76,5 +76,6 @@ def create_app(
     app.include_router(events.router)
     app.include_router(review.router)
     app.include_router(stats.router)
+    app.include_router(hooks.router)
     app.include_router(create_dashboard_router())
     return app

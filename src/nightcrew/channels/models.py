@@ -19,6 +19,7 @@ class Message(Base):
         Index("ix_messages_status_send_after", "status", "send_after"),
         Index("ix_messages_contact_created", "contact_id", "created_at"),
         Index("ix_messages_tenant_created", "tenant_id", "created_at"),
+        Index("ix_messages_provider_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,6 +53,10 @@ class Message(Base):
     transport: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # What the provider reported after the send (Twilio status callbacks): queued, sent, delivered, failed...
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_error_code: Mapped[str | None] = mapped_column(String(16))
+    delivery_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -27,6 +27,14 @@ class OutboxRepository:
             select(Message).where(Message.tenant_id == self.tenant_id, Message.idempotency_key == key)
         )
 
+    def by_provider_id(self, provider_message_id: str) -> Message | None:
+        """The message the provider knows by this id."""
+        return self.session.scalar(
+            select(Message).where(
+                Message.tenant_id == self.tenant_id, Message.provider_message_id == provider_message_id
+            )
+        )
+
     def get(self, message_id: int) -> Message | None:
         """A message by id, within the tenant."""
         return self.session.scalar(select(Message).where(Message.tenant_id == self.tenant_id, Message.id == message_id))

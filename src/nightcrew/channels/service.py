@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from nightcrew.channels.base import Delivery, OutboundMessage, Transport
 from nightcrew.channels.models import Message
 from nightcrew.channels.repository import OutboxRepository
+from nightcrew.channels.twilio import TwilioStatus
 from nightcrew.crm.models import Contact
 from nightcrew.errors import ChannelError
+from nightcrew.observe import audit
 from nightcrew.observe.metrics import MESSAGES_SENT, SEND_FAILURES
 from nightcrew.playbook.schemas import Playbook
 
@@ -101,3 +103,33 @@ def mark_failed(session: Session, message: Message, error: str, now: datetime) -
 def record_intent(session: Session, tenant_id: int, message: Message) -> Message:
     """Store the message we intend to send (once per idempotency key)."""
     return OutboxRepository(session, tenant_id).insert_once(message)
+
+
+def record_delivery_status(session: Session, tenant_id: int, status: TwilioStatus, now: datetime) -> Message | None:
+    """Move the outbox row forward with the provider's report; a failure is surfaced in the audit log."""
+    outbox = OutboxRepository(session, tenant_id)
+    message = outbox.by_idempotency_key(status.idempotency_key) if status.idempotency_key else None
+    message = message or outbox.by_provider_id(status.message_sid)
+    if message is None or not status.advances(message.delivery_status):
+        return message
+    message.delivery_status, message.delivery_updated_at = status.status, now
+    message.delivery_error_code = str(status.error_code) if status.error_code is not None else None
+    if message.provider_message_id is None:
+        message.provider_message_id = status.message_sid
+    if status.failed:
+        audit.record(
+            session,
+            tenant_id,
+            kind="message.undelivered",
+            step="delivery.status",
+            now=now,
+            contact_id=message.contact_id,
+            event_key=message.event_key,
+            dedupe_key=f"message:{message.id}:delivery:{status.status}",
+            input={"message_id": message.id, "provider_message_id": status.message_sid},
+            output={"status": status.status, "error_code": status.error_code, "permanent": status.permanent},
+            reason=f"the provider could not deliver it ({status.status}, error {status.error_code}: "
+            f"{status.error_message or 'no detail'})"
+            + ("; the address will not work again: fix the contact" if status.permanent else ""),
+        )
+    return message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from nightcrew.cli import core, models  # noqa: F401  (registers the commands)
+from nightcrew.cli import core, models, ops  # noqa: F401  (registers the commands)
 from nightcrew.cli.common import app, err
 from nightcrew.errors import NightcrewError
 

@@ -213,16 +213,31 @@ def tenants_create(
     slug: Annotated[str, typer.Argument(help="Short name used in URLs and workflow ids, e.g. 'bogota'.")],
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
     playbook: Annotated[Path | None, typer.Option(help="This tenant's playbook file.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KEY=VALUE, e.g. crm=hubspot or hubspot_token_env=ACME_HUBSPOT_TOKEN (secrets are only "
+            "ever named by their environment variable).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Create a tenant (or update its playbook path) and sync its pipeline."""
+    """Create a tenant (or update its playbook path and settings) and sync its pipeline."""
     import re
 
     if not re.match(r"^[a-z0-9][a-z0-9-]{0,62}$", slug):
         err.print("[red]error:[/red] a tenant slug is 1-63 lowercase letters, digits or dashes")
         raise typer.Exit(2)
     container = prepare(settings_or_exit())
+    values: dict[str, Any] = {}
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            err.print(f"[red]error:[/red] --setting {item!r}: write KEY=VALUE")
+            raise typer.Exit(2)
+        values[key.strip()] = [v for v in value.split(",") if v] if key.strip().endswith("secrets_env") else value
     try:
-        ref = container.ensure_tenant(slug, name, playbook.resolve() if playbook else None)
+        ref = container.ensure_tenant(slug, name, playbook.resolve() if playbook else None, values or None)
     except NightcrewError as exc:
         raise fail(exc) from exc
     finally:

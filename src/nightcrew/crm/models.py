@@ -32,6 +32,7 @@ class Contact(Base):
         UniqueConstraint("tenant_id", "external_id"),
         Index("ix_contacts_tenant_stage", "tenant_id", "stage"),
         Index("ix_contacts_tenant_updated", "tenant_id", "updated_at"),
+        Index("ix_contacts_tenant_phone", "tenant_id", "phone"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,3 +136,31 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CrmSyncCheckpoint(Base):
+    """Where a CRM backfill got to: a sync interrupted at any point resumes from the last page it stored."""
+
+    __tablename__ = "crm_sync_checkpoints"
+    __table_args__ = (UniqueConstraint("tenant_id", "crm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    crm: Mapped[str] = mapped_column(String(32))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmImportError(Base):
+    """A CRM record that could not be mapped: kept aside with its reasons, the rest of the batch goes on."""
+
+    __tablename__ = "crm_import_errors"
+    __table_args__ = (UniqueConstraint("tenant_id", "crm", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    crm: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(200))
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())

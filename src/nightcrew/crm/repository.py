@@ -8,10 +8,21 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from nightcrew.crm.models import ApiKey, Contact, FollowUp, PipelineStage, StageChange, Tenant
-from nightcrew.db import is_unique_violation
+from nightcrew.clock import Clock
+from nightcrew.crm.models import (
+    ApiKey,
+    Contact,
+    CrmImportError,
+    CrmSyncCheckpoint,
+    FollowUp,
+    PipelineStage,
+    StageChange,
+    Tenant,
+)
+from nightcrew.crm.sync import SyncCheckpoint
+from nightcrew.db import is_unique_violation, transaction
 
 ACTIVE_FOLLOWUP = ("pending", "running")
 
@@ -93,6 +104,13 @@ class ContactRepository:
             query = query.with_for_update()
         return self.session.scalar(query)
 
+    def by_phone(self, phone: str) -> Contact | None:
+        """The contact with this phone number (E.164), if exactly one has it."""
+        rows = self.session.scalars(
+            select(Contact).where(Contact.tenant_id == self.tenant_id, Contact.phone == phone).limit(2)
+        ).all()
+        return rows[0] if len(rows) == 1 else None
+
     def insert(self, contact: Contact) -> Contact | None:
         """Insert a new contact; None when another writer created it first."""
         contact.tenant_id = self.tenant_id
@@ -105,6 +123,22 @@ class ContactRepository:
                 raise
             return None
         return contact
+
+    def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Contact]:
+        """Existing contacts among ``external_ids`` (one query for a whole batch)."""
+        if not external_ids:
+            return {}
+        rows = self.session.scalars(
+            select(Contact).where(Contact.tenant_id == self.tenant_id, Contact.external_id.in_(external_ids))
+        )
+        return {row.external_id: row for row in rows}
+
+    def add_all(self, contacts: Sequence[Contact]) -> None:
+        """Insert new contacts in bulk."""
+        for contact in contacts:
+            contact.tenant_id = self.tenant_id
+        self.session.add_all(contacts)
+        self.session.flush()
 
     def search(self, query: str | None, *, limit: int, offset: int) -> Sequence[Contact]:
         """Contacts whose external id, name or email contains ``query``, most recently updated first."""
@@ -292,3 +326,99 @@ def contact_values(contact: Contact) -> dict[str, Any]:
         "segment_probability": contact.segment_probability,
         "team": contact.team,
     }
+
+
+class SyncCheckpoints:
+    """Where each tenant's CRM backfill stands (the sync's checkpoint store), one transaction per save."""
+
+    def __init__(self, sessions: sessionmaker[Session], tenant_id: int, clock: Clock) -> None:
+        self.sessions = sessions
+        self.tenant_id = tenant_id
+        self.clock = clock
+
+    def load(self, tenant: str, crm: str) -> SyncCheckpoint | None:
+        """The saved checkpoint, if any."""
+        with transaction(self.sessions) as session:
+            row = session.scalar(
+                select(CrmSyncCheckpoint).where(
+                    CrmSyncCheckpoint.tenant_id == self.tenant_id, CrmSyncCheckpoint.crm == crm
+                )
+            )
+            return checkpoint_from(row.state) if row is not None else None
+
+    def save(self, tenant: str, crm: str, checkpoint: SyncCheckpoint) -> None:
+        """Replace the checkpoint."""
+        with transaction(self.sessions) as session:
+            row = session.scalar(
+                select(CrmSyncCheckpoint).where(
+                    CrmSyncCheckpoint.tenant_id == self.tenant_id, CrmSyncCheckpoint.crm == crm
+                )
+            )
+            state = checkpoint_state(checkpoint)
+            if row is None:
+                session.add(
+                    CrmSyncCheckpoint(tenant_id=self.tenant_id, crm=crm, state=state, updated_at=self.clock.now())
+                )
+            else:
+                row.state, row.updated_at = state, self.clock.now()
+
+
+def checkpoint_state(checkpoint: SyncCheckpoint) -> dict[str, Any]:
+    """A checkpoint as JSON."""
+    return {
+        "cursor": checkpoint.cursor,
+        "since": checkpoint.since.isoformat() if checkpoint.since else None,
+        "done": checkpoint.done,
+        "errors": checkpoint.errors,
+        "total": checkpoint.total,
+        "finished": checkpoint.finished,
+        "high_water": checkpoint.high_water.isoformat() if checkpoint.high_water else None,
+    }
+
+
+def checkpoint_from(state: dict[str, Any]) -> SyncCheckpoint:
+    """A checkpoint from its JSON."""
+    return SyncCheckpoint(
+        cursor=state.get("cursor"),
+        since=datetime.fromisoformat(state["since"]) if state.get("since") else None,
+        done=int(state.get("done") or 0),
+        errors=int(state.get("errors") or 0),
+        total=state.get("total"),
+        finished=bool(state.get("finished")),
+        high_water=datetime.fromisoformat(state["high_water"]) if state.get("high_water") else None,
+    )
+
+
+class ImportErrors:
+    """CRM records kept aside because they could not be mapped."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def keep(self, crm: str, record_id: str, errors: list[dict[str, Any]], now: datetime) -> None:
+        """Record (or refresh) why a record was kept aside."""
+        row = self.session.scalar(
+            select(CrmImportError).where(
+                CrmImportError.tenant_id == self.tenant_id,
+                CrmImportError.crm == crm,
+                CrmImportError.record_id == record_id,
+            )
+        )
+        if row is None:
+            self.session.add(
+                CrmImportError(
+                    tenant_id=self.tenant_id, crm=crm, record_id=record_id, errors=errors, first_seen=now, last_seen=now
+                )
+            )
+        else:
+            row.errors, row.last_seen = errors, now
+
+    def count(self, crm: str) -> int:
+        """How many records of a CRM are kept aside."""
+        return int(
+            self.session.scalar(
+                select(func.count()).where(CrmImportError.tenant_id == self.tenant_id, CrmImportError.crm == crm)
+            )
+            or 0
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -121,6 +121,61 @@ class ContactService:
                 reason="stage given by event",
             )
         return contact, created
+
+    def bulk_upsert(
+        self,
+        session: Session,
+        tenant_id: int,
+        incoming: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime,
+        playbook: Playbook,
+        source: str,
+    ) -> tuple[int, int]:
+        """Create or update a batch of contacts in one transaction, without workflows; returns (created, updated).
+
+        Imports and CRM backfills are history: they never trigger a first message.
+        """
+        contacts = ContactRepository(session, tenant_id)
+        existing = contacts.by_external_ids([str(c["external_id"]) for c in incoming])
+        fresh: list[Contact] = []
+        updated = 0
+        for item in incoming:
+            contact = existing.get(str(item["external_id"]))
+            if contact is None:
+                contact = Contact(
+                    external_id=str(item["external_id"]),
+                    fields=dict(item.get("fields") or {}),
+                    stage=str(item.get("stage") or playbook.initial_stage),
+                    consent="unknown",
+                    created_at=now,
+                    updated_at=now,
+                    **{name: item.get(name) for name in _CORE_FIELDS},
+                )
+                existing[contact.external_id] = contact
+                fresh.append(contact)
+                continue
+            for name in _CORE_FIELDS:
+                if item.get(name) not in (None, ""):
+                    setattr(contact, name, item[name])
+            if item.get("fields"):
+                contact.fields = {**(contact.fields or {}), **dict(item["fields"])}
+            contact.updated_at = now
+            updated += 1
+        contacts.add_all(fresh)
+        stages = StageRepository(session, tenant_id)
+        for contact in fresh:
+            stages.add_change(
+                StageChange(
+                    contact_id=contact.id,
+                    from_stage=None,
+                    to_stage=contact.stage,
+                    changed_at=now,
+                    event_key=None,
+                    reason=f"imported ({source})",
+                )
+            )
+        return len(fresh), updated
 
     def move(
         self,

@@ -37,3 +37,13 @@ class Event(Base):
     trace_id: Mapped[str | None] = mapped_column(String(32))
     traceparent: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookReplayKey(Base):
+    """A signature (or delivery id) already accepted: the same signed request is refused until it expires."""
+
+    __tablename__ = "webhook_replay_keys"
+    __table_args__ = (Index("ix_webhook_replay_keys_expires", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nightcrew.clock import Clock
 from nightcrew.db import is_unique_violation
-from nightcrew.events.models import Event
+from nightcrew.events.models import Event, WebhookReplayKey
 
 
 class EventRepository:
@@ -95,3 +96,33 @@ class StrandedEvents:
             .order_by(Event.received_at)
             .limit(limit)
         ).all()
+
+
+class ReplayKeys:
+    """Signed requests already accepted (the ReplayGuard of the webhook verifiers), in the caller's transaction."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    def first_use(self, key: str, expires_at: datetime) -> bool:
+        """True the first time ``key`` is seen (or after its previous use expired), False for a replay."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(WebhookReplayKey(key=key[:300], expires_at=expires_at))
+                self.session.flush()
+            return True
+        except IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+        result = self.session.execute(
+            update(WebhookReplayKey)
+            .where(WebhookReplayKey.key == key[:300], WebhookReplayKey.expires_at <= self.clock.now())
+            .values(expires_at=expires_at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def purge(self, before: datetime) -> int:
+        """Forget keys that expired before ``before``."""
+        result = self.session.execute(delete(WebhookReplayKey).where(WebhookReplayKey.expires_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from nightcrew.ai.config import RoutingPolicy, local_only_policy
+from nightcrew.crm.mapping import CrmSettings
 from nightcrew.guardrails.policy import GuardrailPolicy, HoursPolicy, PriceList, StrictModel
 
 LanguageCode = Literal["es", "pt", "en"]
@@ -219,6 +220,7 @@ class Playbook(StrictModel):
     attribution: AttributionPolicy = Field(default_factory=AttributionPolicy)
     lead_model: LeadModelPolicy = Field(default_factory=LeadModelPolicy)
     routing: RoutingPolicy = Field(default_factory=local_only_policy)
+    crm: CrmSettings = Field(default_factory=CrmSettings)
     assignment: Assignment | None = None
     intents: dict[str, IntentActions] = Field(default_factory=dict)
     message_plans: list[MessagePlan] = Field(min_length=1)
@@ -255,6 +257,9 @@ class Playbook(StrictModel):
                 raise ValueError(f"message plan {plan.name!r}: unknown segment {plan.when.segment!r}")
             if plan.when.stage is not None and plan.when.stage not in stage_names:
                 raise ValueError(f"message plan {plan.name!r}: unknown stage {plan.when.stage!r}")
+        unknown_crm_stages = self.crm.unknown_stages(stage_names)
+        if unknown_crm_stages:
+            raise ValueError(f"crm: stage mappings name stages the playbook does not have: {unknown_crm_stages}")
         team_names = {t.name for t in self.teams}
         if self.assignment is not None:
             for team in [self.assignment.default_team, *(r.team for r in self.assignment.rules)]:

@@ -81,7 +81,7 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
         envelope = outbound(message, tenant.slug, contact.external_id)
-    transport = c.transports.for_channel(envelope.channel)
+    transport = c.transports_for(tenant).for_channel(envelope.channel)
     # Outside any transaction: a slow channel must not hold a database lock.
     delivery = transmit(transport, envelope)
     now = c.clock.now()

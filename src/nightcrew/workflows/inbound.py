@@ -22,6 +22,7 @@ from nightcrew.intelligence.language import detect_language
 from nightcrew.observe import audit
 from nightcrew.observe.outcomes import record_outcome
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
+from nightcrew.workflows.crm_sync import write_back_or_report
 from nightcrew.workflows.lead import upsert_contact
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
 from nightcrew.workflows.runtime import container, current_traceparent, step
@@ -370,6 +371,18 @@ def inbound_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
                     "reply",
                     follow_up=intent not in NO_FOLLOW_UP and not routed["handoff"],
                 )
+        write_back_or_report(
+            tenant_id,
+            event_key,
+            contact["id"],
+            {
+                "team": routed["team"],
+                "stage": contact.get("stage") if playbook.intents.get(intent) else None,
+                "note": f"nightcrew: inbound {understood['language']} message, intent {intent} "
+                f"({understood['confidence']:.2f}); routed to {routed['team']}"
+                + ("; a person must take over" if routed["handoff"] else ""),
+            },
+        )
         status = "deferred" if outcome.get("reply", {}).get("status") in ("deferred", "awaiting_model") else "done"
         return {**outcome, "status": finish_event(tenant_id, event_key, "message.received", status)}
     except Exception as exc:

@@ -15,6 +15,7 @@ from nightcrew.db import transaction
 from nightcrew.intelligence.segments import predict_one
 from nightcrew.observe import audit
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
+from nightcrew.workflows.crm_sync import write_back_or_report
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
 from nightcrew.workflows.runtime import container, current_traceparent, step
 
@@ -173,6 +174,9 @@ def lead_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
     try:
         contact = upsert_contact(tenant_id, event_key, event["payload"])
         segment = classify_segment(tenant_id, event_key, contact["id"])
+        if str((event["payload"].get("data") or {}).get("source") or "").endswith("-sync"):
+            # A contact backfilled from the CRM is history, not a new lead: no first message.
+            return {**segment, "status": finish_event(tenant_id, event_key, "lead.created", "done"), "backfill": True}
         plan = choose_plan(tenant_id, event_key, contact, segment["segment"])
         draft = compose_draft(tenant_id, event_key, contact["id"], plan, "outreach")
         if draft["waiting"]:
@@ -186,6 +190,16 @@ def lead_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
         if checked["status"] != "pending":
             return {**checked, "status": finish_event(tenant_id, event_key, "lead.created", "done")}
         send_and_follow_up(tenant_id, checked["message_id"], contact["id"], event_key)
+        write_back_or_report(
+            tenant_id,
+            event_key,
+            contact["id"],
+            {
+                "segment": segment["segment"],
+                "note": f"nightcrew: segment {segment['segment']} ({segment['reason']}); first message sent "
+                f"({plan['plan']}, {plan['language']})",
+            },
+        )
         return {**checked, "status": finish_event(tenant_id, event_key, "lead.created", "done")}
     except Exception as exc:
         # Cancellation and ownership conflicts are BaseExceptions in DBOS and pass through untouched.
