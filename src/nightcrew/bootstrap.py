@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,7 +32,9 @@ from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
 from nightcrew.guardrails.policy import PolicySet
 from nightcrew.integrations import Integrations, from_settings, from_tenant
-from nightcrew.intelligence.intents import IntentModel, default_intent_model
+
+if TYPE_CHECKING:
+    from nightcrew.intelligence.intents import IntentModel
 from nightcrew.intelligence.service import DatabaseModelRegistry, ModelRegistryService
 from nightcrew.observe.tracing import configure_tracing
 from nightcrew.playbook import Playbook, load_playbook
@@ -277,6 +279,8 @@ class Container:
 
     def intent_model(self, tenant: TenantRef) -> IntentModel:
         """The tenant's active intent model: its own trained one, else the bundled default."""
+        from nightcrew.intelligence.intents import default_intent_model
+
         return self.models.active_intent_model(tenant) or default_intent_model()
 
     def composer(self, tenant: TenantRef) -> TemplateComposer:

@@ -6,9 +6,7 @@ import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-
-import anthropic
-import openai
+from functools import lru_cache
 
 from nightcrew.ai.config import RetrySettings
 from nightcrew.ai.errors import ErrorKind, ProviderError
@@ -16,10 +14,19 @@ from nightcrew.clock import ensure_utc
 
 Sleeper = Callable[[float], None]
 
-_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError)
-_CONNECTION = (openai.APIConnectionError, anthropic.APIConnectionError)
-_STATUS = (openai.APIStatusError, anthropic.APIStatusError)
-_MALFORMED = (openai.APIResponseValidationError, anthropic.APIResponseValidationError)
+
+@lru_cache(maxsize=1)
+def _sdk_errors() -> dict[str, tuple[type[BaseException], ...]]:
+    # Imported on the first provider error: an install without network models never loads the SDKs.
+    import anthropic
+    import openai
+
+    return {
+        "timeouts": (openai.APITimeoutError, anthropic.APITimeoutError),
+        "connection": (openai.APIConnectionError, anthropic.APIConnectionError),
+        "status": (openai.APIStatusError, anthropic.APIStatusError),
+        "malformed": (openai.APIResponseValidationError, anthropic.APIResponseValidationError),
+    }
 
 
 def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
@@ -59,22 +66,24 @@ def classify_error(exc: BaseException, *, endpoint: str, now: datetime) -> Provi
     """Translate an SDK exception into a ProviderError that says whether to retry."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, _TIMEOUTS):
+    sdk = _sdk_errors()
+    if isinstance(exc, sdk["timeouts"]):
         return ProviderError(f"{endpoint}: request timed out", endpoint=endpoint, kind="timeout")
-    if isinstance(exc, _CONNECTION):
+    if isinstance(exc, sdk["connection"]):
         return ProviderError(f"{endpoint}: connection failed: {exc}", endpoint=endpoint, kind="connection")
-    if isinstance(exc, _STATUS):
-        status = exc.status_code
+    if isinstance(exc, sdk["status"]):
+        status = int(getattr(exc, "status_code", 0))
         kind = kind_for_status(status)
-        retry_after = parse_retry_after(exc.response.headers, now) if kind == "rate_limited" else None
+        headers = getattr(getattr(exc, "response", None), "headers", {})
+        retry_after = parse_retry_after(headers, now) if kind == "rate_limited" else None
         return ProviderError(
-            f"{endpoint}: HTTP {status}: {_short(exc.message)}",
+            f"{endpoint}: HTTP {status}: {_short(str(getattr(exc, 'message', exc)))}",
             endpoint=endpoint,
             kind=kind,
             status=status,
             retry_after_s=retry_after,
         )
-    if isinstance(exc, _MALFORMED):
+    if isinstance(exc, sdk["malformed"]):
         return ProviderError(f"{endpoint}: malformed response: {_short(str(exc))}", endpoint=endpoint, kind="malformed")
     # Any other SDK error means the response could not be turned into an answer.
     return ProviderError(f"{endpoint}: {type(exc).__name__}: {_short(str(exc))}", endpoint=endpoint, kind="malformed")

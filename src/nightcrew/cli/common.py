@@ -61,19 +61,25 @@ def prepare(settings: Settings) -> Any:
     return container
 
 
-@contextmanager
-def opened(tenant: str | None = None) -> Iterator[tuple[Any, Any]]:
-    """A container (without migrating or launching anything) and the tenant asked for; errors become exit 1."""
-    from nightcrew.bootstrap import build_container
+def require_schema(settings: Settings) -> None:
+    """Exit with a clear message when the database was never migrated."""
     from nightcrew.migrations import current_revision
 
-    settings = settings_or_exit()
     if current_revision(settings.database_url) is None:
         err.print(
             f"[red]error:[/red] the database at {settings.database_url} has no nightcrew schema yet: "
             "run `nightcrew db upgrade`"
         )
         raise typer.Exit(1)
+
+
+@contextmanager
+def opened(tenant: str | None = None) -> Iterator[tuple[Any, Any]]:
+    """A container (without migrating or launching anything) and the tenant asked for; errors become exit 1."""
+    from nightcrew.bootstrap import build_container
+
+    settings = settings_or_exit()
+    require_schema(settings)
     container = build_container(settings)
     try:
         yield container, container.tenant(tenant or settings.default_tenant)

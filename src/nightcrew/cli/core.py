@@ -20,6 +20,7 @@ from nightcrew.cli.common import (
     fail,
     keys_app,
     prepare,
+    require_schema,
     review_app,
     settings_or_exit,
     tenants_app,
@@ -153,6 +154,7 @@ def trace(
     from nightcrew.observe.service import AuditQueries
 
     settings = settings_or_exit()
+    require_schema(settings)
     container = build_container(settings)
     try:
         ref = container.tenant(tenant or settings.default_tenant)
@@ -252,7 +254,9 @@ def tenants_list() -> None:
     from nightcrew.crm.repository import TenantRepository
     from nightcrew.db import transaction
 
-    container = build_container(settings_or_exit())
+    settings = settings_or_exit()
+    require_schema(settings)
+    container = build_container(settings)
     table = Table("id", "slug", "name", "playbook")
     with transaction(container.sessions) as session:
         for row in TenantRepository(session).all():
@@ -272,7 +276,9 @@ def keys_create(
     from nightcrew.crm.keys import issue_key
     from nightcrew.db import transaction
 
-    container = build_container(settings_or_exit())
+    settings = settings_or_exit()
+    require_schema(settings)
+    container = build_container(settings)
     try:
         ref = container.tenant(tenant)
         with transaction(container.sessions) as session:
@@ -293,7 +299,9 @@ def keys_list(tenant: Annotated[str, typer.Option(help="Tenant slug.")]) -> None
     from nightcrew.crm.repository import ApiKeyRepository
     from nightcrew.db import transaction
 
-    container = build_container(settings_or_exit())
+    settings = settings_or_exit()
+    require_schema(settings)
+    container = build_container(settings)
     try:
         ref = container.tenant(tenant)
         table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
@@ -325,7 +333,9 @@ def keys_revoke(
     from nightcrew.crm.keys import revoke_key
     from nightcrew.db import transaction
 
-    container = build_container(settings_or_exit())
+    settings = settings_or_exit()
+    require_schema(settings)
+    container = build_container(settings)
     try:
         ref = container.tenant(tenant)
         with transaction(container.sessions) as session:
@@ -364,6 +374,7 @@ def review_list(
     from nightcrew.review.service import item_dict
 
     settings = settings_or_exit()
+    require_schema(settings)
     container = build_container(settings)
     try:
         ref = container.tenant(tenant or settings.default_tenant)
@@ -390,6 +401,7 @@ def review_show(item_id: Annotated[int, typer.Argument()], tenant: TenantOption 
     from nightcrew.review.service import item_dict
 
     settings = settings_or_exit()
+    require_schema(settings)
     container = build_container(settings)
     try:
         ref = container.tenant(tenant or settings.default_tenant)

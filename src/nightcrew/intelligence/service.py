@@ -11,21 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nightcrew.db import transaction
 from nightcrew.errors import Conflict, NotFound
-from nightcrew.intelligence.intents import IntentModel
 from nightcrew.intelligence.models import ModelVersion
 from nightcrew.intelligence.repository import ModelVersionRepository
-from nightcrew.intelligence.segments import (
-    ArtifactInfo,
-    GateDecision,
-    SegmentMetrics,
-    SegmentModel,
-    TrainingResult,
-    check_promotion,
-    load_model,
-)
 
 if TYPE_CHECKING:
     from nightcrew.bootstrap import TenantRef
+    from nightcrew.intelligence.intents import IntentModel
+    from nightcrew.intelligence.segments import ArtifactInfo, GateDecision, SegmentModel, TrainingResult
 
 
 def version_dict(row: ModelVersion) -> dict[str, Any]:
@@ -129,6 +121,8 @@ class ModelRegistryService:
         strict_accuracy: bool = True,
     ) -> GateDecision:
         """Activate a lead model only if it passes the gate; the decision says which check failed."""
+        from nightcrew.intelligence.segments import SegmentMetrics, check_promotion
+
         row = self._get(session, tenant_id, "lead", version)
         metrics = SegmentMetrics.model_validate(row.holdout_metrics or row.metrics)
         decision = check_promotion(
@@ -194,6 +188,8 @@ class DatabaseModelRegistry:
         with self._lock:
             model = self._lead.get(row.sha256)
             if model is None:
+                from nightcrew.intelligence.segments import load_model
+
                 # skops with the sha256 recorded at registration: a swapped file is refused.
                 model = load_model(Path(row.path), expected_sha256=row.sha256)
                 self._lead[row.sha256] = model
@@ -207,6 +203,8 @@ class DatabaseModelRegistry:
         with self._lock:
             model = self._intent.get(row.sha256)
             if model is None:
+                from nightcrew.intelligence.intents import IntentModel
+
                 model = IntentModel.load(Path(row.path))
                 self._intent[row.sha256] = model
         return model
