@@ -33,7 +33,7 @@ def test_log_in_and_see_the_overview_charts(page: Page, live_server: str, env: E
     expect(page).to_have_url(f"{live_server}/dashboard")
     expect(page.locator("h1")).to_have_text("Overview")
     charts = page.locator("figure.chart-panel svg.chart")
-    expect(charts).to_have_count(5)
+    expect(charts).to_have_count(6)
     events = page.locator("figure.chart-panel", has_text="Events received")
     expect(events.locator("figcaption")).to_contain_text("2 total")
     expect(events.locator("rect.bar")).to_have_count(1)

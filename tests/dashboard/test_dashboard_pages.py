@@ -136,6 +136,7 @@ def test_posts_without_the_csrf_token_are_403(client: TestClient, env: Env, revi
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
 
+@sqlite_only  # the aggregate SQL runs on PostgreSQL in test_dashboard_repository; this one is slow (inbound model)
 def test_every_page_shows_a_processed_lead(client: TestClient, env: Env) -> None:
     process(
         env,
@@ -152,12 +153,23 @@ def test_every_page_shows_a_processed_lead(client: TestClient, env: Env) -> None
     assert chart_total(overview.text, "Messages sent") == str(sent_messages(env))
     assert chart_total(overview.text, "Inbound replies") == "1"
     assert chart_total(overview.text, "Bookings") == "1"
-    assert overview.text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 5
+    assert chart_total(overview.text, "Guardrail blocks") == "0"
+    assert overview.text.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 6
     assert '<rect class="bar"' in overview.text and "2026-03-02: 3" in overview.text
+    # Today is read live on every visit; once the day is over it is kept and still counted.
+    process(env, env.tenant, lead("evt-4", "c-2"))
+    assert chart_total(client.get("/dashboard").text, "Events received") == "4"
+    env.clock.advance(timedelta(days=1, hours=1))
+    process(env, env.tenant, lead("evt-5", "c-3"))
+    login(client)  # the session ended: it lasts 12 hours
+    next_day = client.get("/dashboard").text
+    assert chart_total(next_day, "Events received") == "5"
+    assert "2026-03-02: 4" in next_day and "2026-03-03: 1" in next_day
+    assert chart_total(client.get("/dashboard").text, "Events received") == "5"
 
     contacts = client.get("/dashboard/contacts")
     assert 'href="/dashboard/contacts/c-1"' in contacts.text and "trial_booked" in contacts.text
-    assert "Showing 1–1 of 1" in contacts.text
+    assert "Showing 1–3 of 3" in contacts.text
 
     timeline = client.get("/dashboard/contacts/c-1")
     assert timeline.status_code == 200
@@ -170,7 +182,9 @@ def test_every_page_shows_a_processed_lead(client: TestClient, env: Env) -> None
 
     assert "Nothing is waiting for a person." in client.get("/dashboard/review").text
     assert "No trained models are registered" in client.get("/dashboard/models").text
-    assert "No attributed outcomes" in client.get("/dashboard/outcomes").text
+    outcomes = client.get("/dashboard/outcomes").text
+    # The reply and the booking are attributed to the first message before them (the warm first touch).
+    assert "first_touch_warm" in outcomes and "reply_schedule" in outcomes
     missing = client.get("/dashboard/contacts/nobody")
     assert missing.status_code == 404 and "nobody" in missing.text
 
@@ -284,6 +298,7 @@ def test_a_tenant_session_never_shows_another_tenants_data(
     overview = client.get("/dashboard")
     assert chart_total(overview.text, "Events received") == "0"
     assert "No events received in this period." in overview.text and "Beatriz" not in overview.text
+    assert chart_total(overview.text, "Inbound replies") == "0"
     contacts = client.get("/dashboard/contacts")
     assert "c-b1" not in contacts.text and "No contacts yet." in contacts.text
     assert "c-b1" not in client.get("/dashboard/contacts", params={"q": "Beatriz"}).text

@@ -10,7 +10,7 @@ from tests.conftest import Env
 from nightcrew.ai.models import ModelCall
 from nightcrew.channels.models import Message
 from nightcrew.crm.models import Contact, StageChange
-from nightcrew.dashboard.repository import DashboardRepository, EndpointHealth
+from nightcrew.dashboard.repository import CostCell, DashboardRepository, EndpointHealth, tier_totals
 from nightcrew.dashboard.views import window_start
 from nightcrew.db import transaction
 from nightcrew.events.models import Event
@@ -23,7 +23,7 @@ def _contact(tenant_id: int, external_id: str, now: datetime) -> Contact:
     return Contact(tenant_id=tenant_id, external_id=external_id, stage="new", fields={}, created_at=now, updated_at=now)
 
 
-def _event(tenant_id: int, at: datetime, type_: str = "lead.created") -> Event:
+def _event(tenant_id: int, at: datetime, type_: str = "lead.created", status: str = "done") -> Event:
     key = uuid.uuid4().hex
     return Event(
         tenant_id=tenant_id,
@@ -32,7 +32,7 @@ def _event(tenant_id: int, at: datetime, type_: str = "lead.created") -> Event:
         occurred_at=at,
         received_at=at,
         updated_at=at,
-        status="done",
+        status=status,
         payload={},
         workflow_id=f"wf-{key}",
     )
@@ -68,11 +68,11 @@ def test_aggregates_bucket_by_day_and_stay_in_the_tenant(env: Env) -> None:
         session.flush()
         session.add_all(
             [
-                _event(tid, START - timedelta(seconds=1)),  # before the window
+                _event(tid, START - timedelta(seconds=1), status="failed"),  # before the window
                 _event(tid, START),  # first instant of day 0
                 _event(tid, START + day - timedelta(microseconds=1)),  # last instant of day 0
-                _event(tid, START + day, "message.received"),  # day 1
-                _event(tid, START + 3 * day - timedelta(microseconds=1)),  # last instant of the window
+                _event(tid, START + day, "message.received", status="failed"),  # day 1
+                _event(tid, START + 3 * day - timedelta(microseconds=1), status="deferred"),  # last instant
                 _event(tid, START + 3 * day),  # after the window
                 _event(other.id, START + day),  # another tenant's
             ]
@@ -108,6 +108,29 @@ def test_aggregates_bucket_by_day_and_stay_in_the_tenant(env: Env) -> None:
             session.add(_call(slug, START + timedelta(minutes=minutes), endpoint="primary", outcome=outcome, cost=0.5))
         session.add(_call(slug, START + day, endpoint="backup", outcome="ok", cost=0.25, tier="cheap"))
         session.add(_call(other.slug, START + day, endpoint="primary", outcome="ok", cost=9.0))
+        for n, (kind, at) in enumerate((("message.sent", START + day), ("message.failed", START + 2 * day))):
+            session.add(
+                Action(
+                    tenant_id=tid,
+                    contact_id=contact.id,
+                    step="message.send",
+                    kind=kind,
+                    dedupe_key=f"send-{n}",
+                    reason="",
+                    created_at=at,
+                )
+            )
+        session.add(
+            Action(
+                tenant_id=other.id,
+                contact_id=foreign.id,
+                step="message.send",
+                kind="message.sent",
+                dedupe_key="theirs",
+                reason="",
+                created_at=START + day,
+            )
+        )
         for n, verdict in enumerate(("block", "pass", "block")):
             session.add(
                 Action(
@@ -141,19 +164,22 @@ def test_aggregates_bucket_by_day_and_stay_in_the_tenant(env: Env) -> None:
         assert repo.replies_per_day(START, 3) == [0, 1, 0]
         assert repo.sent_per_day(START, 3) == [0, 1, 0]
         assert repo.bookings_per_day(START, 3) == [0, 0, 1]
-        assert repo.cost_per_day(START, 3) == [1.5, 0.25, 0.0]
-        assert repo.events_by_status(START) == {"done": 5}
-        tiers = repo.cost_by_tier(START)
-        assert [(t.tier, t.attempts, t.cost_usd, t.counterfactual_usd) for t in tiers] == [
-            ("capable", 3, 1.5, 3.0),
-            ("cheap", 1, 0.25, 0.5),
+        costs = repo.cost_per_day(START, 3)
+        assert costs[0] == {("capable", "primary", "openai"): CostCell(1.5, 3.0, 3, 3)}
+        assert costs[1] == {("cheap", "backup", "openai"): CostCell(0.25, 0.5, 1, 1)}
+        assert costs[2] == {}
+        assert [(t.tier, t.calls, t.attempts, t.cost_usd, t.counterfactual_usd) for t in tier_totals(costs)] == [
+            ("capable", 3, 3, 1.5, 3.0),
+            ("cheap", 1, 1, 0.25, 0.5),
         ]
-        health = {h.endpoint: h for h in repo.endpoint_health(START)}
+        assert repo.unfinished_events(START) == {"failed": 1, "deferred": 1}
+        health = {h.endpoint: h for h in repo.endpoint_health(["primary", "backup", "primary", "unused"])}
+        assert set(health) == {"primary", "backup"}
         assert health["primary"].outcomes == ["failed", "retried", "ok"]
         assert health["primary"].state == "failing" and health["primary"].failing_in_a_row == 2
         assert health["primary"].last_error == "HTTP 503"
         assert health["backup"].state == "ok" and health["backup"].last_error is None
-        assert repo.blocked_messages(START) == 1
+        assert repo.blocks_per_day(START, 3) == [2, 0, 0]
         blocks = repo.recent_blocks(START)
         assert [(b.reason, b.contact_external_id) for b in blocks] == [("reason 2", "c-1"), ("reason 0", "c-1")]
         assert set(repo.contacts_by_ids([contact.id, foreign.id])) == {contact.id}
@@ -163,8 +189,9 @@ def test_empty_tenant_gives_zero_series(env: Env) -> None:
     with transaction(env.container.sessions) as session:
         repo = DashboardRepository(session, env.tenant.id, env.tenant.slug)
         assert repo.events_per_day(START, 30) == [0.0] * 30
-        assert repo.cost_per_day(START, 30) == [0.0] * 30
-        assert repo.cost_by_tier(START) == [] and repo.endpoint_health(START) == []
+        assert repo.cost_per_day(START, 30) == [{}] * 30 and repo.blocks_per_day(START, 30) == [0.0] * 30
+        assert repo.endpoint_health([]) == [] and repo.unfinished_events(START) == {}
+        assert repo.events_per_day(START, 0) == [] and repo.cost_per_day(START, 0) == []
         assert repo.recent_blocks(START) == [] and repo.contacts_by_ids([]) == {}
 
 

@@ -17,7 +17,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_status_send_after", "status", "send_after"),
-        Index("ix_messages_contact_created", "contact_id", "created_at"),
+        Index("ix_messages_tenant_contact_created", "tenant_id", "contact_id", "created_at"),
         Index("ix_messages_tenant_created", "tenant_id", "created_at"),
         Index("ix_messages_provider_id", "provider_message_id"),
     )

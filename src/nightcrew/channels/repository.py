@@ -140,14 +140,12 @@ class DueMessages:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def due(self, now: datetime, limit: int) -> Sequence[Message]:
-        """Deferred messages due at or before ``now``, oldest first."""
-        return self.session.scalars(
-            select(Message)
-            .where(Message.status.in_(WAITING_STATUSES), Message.send_after <= now)
-            .order_by(Message.send_after, Message.id)
-            .limit(limit)
-        ).all()
+    def due(self, now: datetime, limit: int, tenant_id: int | None = None) -> Sequence[Message]:
+        """Waiting messages due at or before ``now`` (of one tenant, when given), oldest first."""
+        query = select(Message).where(Message.status.in_(WAITING_STATUSES), Message.send_after <= now)
+        if tenant_id is not None:
+            query = query.where(Message.tenant_id == tenant_id)
+        return self.session.scalars(query.order_by(Message.send_after, Message.id).limit(limit)).all()
 
     def next_due(self) -> datetime | None:
         """The earliest due-time among deferred messages."""

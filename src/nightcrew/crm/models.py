@@ -76,7 +76,10 @@ class StageChange(Base):
     """One move of a contact between stages, and why."""
 
     __tablename__ = "stage_changes"
-    __table_args__ = (Index("ix_stage_changes_contact", "contact_id", "changed_at"),)
+    __table_args__ = (
+        Index("ix_stage_changes_contact", "contact_id", "changed_at"),
+        Index("ix_stage_changes_tenant_changed", "tenant_id", "changed_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))

@@ -276,27 +276,25 @@ class DueFollowUps:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def due(self, now: datetime, limit: int) -> Sequence[FollowUp]:
-        """Pending follow-ups whose due-time has passed, oldest first."""
-        return self.session.scalars(
-            select(FollowUp)
-            .where(FollowUp.status == "pending", FollowUp.due_at <= now)
-            .order_by(FollowUp.due_at, FollowUp.id)
-            .limit(limit)
-        ).all()
+    def due(self, now: datetime, limit: int, tenant_id: int | None = None) -> Sequence[FollowUp]:
+        """Pending follow-ups whose due-time has passed (of one tenant, when given), oldest first."""
+        query = select(FollowUp).where(FollowUp.status == "pending", FollowUp.due_at <= now)
+        if tenant_id is not None:
+            query = query.where(FollowUp.tenant_id == tenant_id)
+        return self.session.scalars(query.order_by(FollowUp.due_at, FollowUp.id).limit(limit)).all()
 
     def next_due(self) -> datetime | None:
         """The earliest due-time among pending follow-ups."""
         return self.session.scalar(select(func.min(FollowUp.due_at)).where(FollowUp.status == "pending"))
 
-    def stuck_running(self, before: datetime, limit: int) -> Sequence[FollowUp]:
+    def stuck_running(self, before: datetime, limit: int, tenant_id: int | None = None) -> Sequence[FollowUp]:
         """Follow-ups claimed before ``before`` and still running (their workflow may never have started)."""
-        return self.session.scalars(
-            select(FollowUp)
-            .where(FollowUp.status == "running", FollowUp.updated_at < before, FollowUp.workflow_id.is_not(None))
-            .order_by(FollowUp.updated_at)
-            .limit(limit)
-        ).all()
+        query = select(FollowUp).where(
+            FollowUp.status == "running", FollowUp.updated_at < before, FollowUp.workflow_id.is_not(None)
+        )
+        if tenant_id is not None:
+            query = query.where(FollowUp.tenant_id == tenant_id)
+        return self.session.scalars(query.order_by(FollowUp.updated_at).limit(limit)).all()
 
     def claim(self, followup_id: int, workflow_id: str, now: datetime) -> bool:
         """Move one follow-up from pending to running; False when someone else got it first."""

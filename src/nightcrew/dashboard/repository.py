@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Subquery, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nightcrew.ai.models import ModelCall
-from nightcrew.channels.models import Message
 from nightcrew.crm.models import Contact, PipelineStage, StageChange
 from nightcrew.events.models import Event
 from nightcrew.observe.models import Action
 
 # Ledger outcomes that mean the endpoint itself did not answer (see nightcrew.ai.ledger.Outcome).
 FAILED_OUTCOMES = frozenset({"retried", "failed"})
+# Every event status but "done": stored, being processed, finished with a failure or with its message deferred.
+UNFINISHED_EVENT_STATUSES = ("received", "processing", "failed", "deferred")
+
+
+@dataclass(frozen=True)
+class CostCell:
+    """Ledger rows of one day for one (tier, endpoint, provider): spend, counterfactual, attempts, calls started."""
+
+    cost_usd: float
+    counterfactual_usd: float
+    attempts: int
+    calls: int
+
+
+CostKey = tuple[str, str, str]  # (tier, endpoint, provider)
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,20 @@ class TierCost:
     attempts: int
     cost_usd: float
     counterfactual_usd: float
+
+
+def tier_totals(days: Sequence[Mapping[CostKey, CostCell]]) -> list[TierCost]:
+    """Per-day ledger cells summed by tier, the most expensive tier first."""
+    totals: dict[str, list[float]] = {}
+    for cells in days:
+        for (tier, _endpoint, _provider), cell in cells.items():
+            line = totals.setdefault(tier, [0, 0, 0.0, 0.0])
+            line[0] += cell.calls
+            line[1] += cell.attempts
+            line[2] += cell.cost_usd
+            line[3] += cell.counterfactual_usd
+    lines = [TierCost(tier, int(c), int(a), usd, cf) for tier, (c, a, usd, cf) in totals.items()]
+    return sorted(lines, key=lambda line: (-line.cost_usd, line.tier))
 
 
 @dataclass(frozen=True)
@@ -82,26 +111,36 @@ class DashboardRepository:
         self.tenant_id = tenant_id
         self.tenant_slug = tenant_slug
 
+    def _bucketed(
+        self,
+        column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
+        where: Sequence[ColumnElement[bool]],
+        start: datetime,
+        days: int,
+        *columns: ColumnElement[Any] | InstrumentedAttribute[Any],
+    ) -> Subquery:
+        """Rows of the window with their day number (0 = the day of ``start``), bucketed without dialect functions."""
+        edges = [start + timedelta(days=i + 1) for i in range(days)]
+        # A CASE over the day boundaries is portable, and the range predicate still uses the index. Callers
+        # group in an outer query, which keeps PostgreSQL from comparing two separately bound copies of it.
+        bucket = case(*[(column < edge, i) for i, edge in enumerate(edges)]).label("day")
+        return select(bucket, *columns).where(*where, column >= start, column < edges[-1]).subquery()
+
     def _per_day(
         self,
         column: InstrumentedAttribute[datetime] | InstrumentedAttribute[datetime | None],
         where: Sequence[ColumnElement[bool]],
         start: datetime,
         days: int,
-        amount: InstrumentedAttribute[float] | None = None,
     ) -> list[float]:
-        """Rows (or the sum of ``amount``) per day from ``start``, bucketed in SQL without dialect functions."""
-        edges = [start + timedelta(days=i + 1) for i in range(days)]
-        # A CASE over the day boundaries is portable, and the range predicate still uses the index.
-        bucket = case(*[(column < edge, i) for i, edge in enumerate(edges)]).label("day")
-        picked = [bucket] if amount is None else [bucket, amount.label("amount")]
-        rows = select(*picked).where(*where, column >= start, column < edges[-1]).subquery()
-        # Grouping in an outer query keeps PostgreSQL from comparing two separately bound copies of the CASE.
-        total = func.count() if amount is None else func.coalesce(func.sum(rows.c.amount), 0.0)
+        """How many rows fall on each day from ``start``."""
         series = [0.0] * days
-        for day, value in self.session.execute(select(rows.c.day, total).group_by(rows.c.day)).all():
+        if days <= 0:
+            return series
+        rows = self._bucketed(column, where, start, days)
+        for day, value in self.session.execute(select(rows.c.day, func.count()).group_by(rows.c.day)).all():
             if day is not None:
-                series[int(day)] = float(value or 0)
+                series[int(day)] = float(value)
         return series
 
     def events_per_day(self, start: datetime, days: int) -> list[float]:
@@ -114,8 +153,10 @@ class DashboardRepository:
         return self._per_day(Event.received_at, where, start, days)
 
     def sent_per_day(self, start: datetime, days: int) -> list[float]:
-        """Messages handed to a channel per day."""
-        return self._per_day(Message.sent_at, [Message.tenant_id == self.tenant_id], start, days)
+        """Messages handed to a channel per day, counted by their one message.sent audit entry each."""
+        # The audit log's (kind, created_at) index finds a day's sends; messages.sent_at has no index.
+        where = [Action.tenant_id == self.tenant_id, Action.kind == "message.sent"]
+        return self._per_day(Action.created_at, where, start, days)
 
     def booked_stages(self) -> list[str]:
         """The tenant's pipeline stages of kind 'booked'."""
@@ -135,46 +176,67 @@ class DashboardRepository:
         where = [StageChange.tenant_id == self.tenant_id, StageChange.to_stage.in_(stages)]
         return self._per_day(StageChange.changed_at, where, start, days)
 
-    def cost_per_day(self, start: datetime, days: int) -> list[float]:
-        """Model spend in USD per day."""
-        where = [ModelCall.tenant == self.tenant_slug]
-        return self._per_day(ModelCall.at, where, start, days, amount=ModelCall.cost_usd)
+    def cost_per_day(self, start: datetime, days: int) -> list[dict[CostKey, CostCell]]:
+        """Ledger rows per day from ``start``, summed per (tier, endpoint, provider)."""
+        series: list[dict[CostKey, CostCell]] = [{} for _ in range(days)]
+        if days <= 0:
+            return series
+        rows = self._bucketed(
+            ModelCall.at,
+            [ModelCall.tenant == self.tenant_slug],
+            start,
+            days,
+            ModelCall.tier,
+            ModelCall.endpoint,
+            ModelCall.provider,
+            ModelCall.cost_usd,
+            ModelCall.counterfactual_usd,
+            ModelCall.attempt,
+        )
+        key = (rows.c.day, rows.c.tier, rows.c.endpoint, rows.c.provider)
+        totals = self.session.execute(
+            select(
+                *key,
+                func.coalesce(func.sum(rows.c.cost_usd), 0.0),
+                func.coalesce(func.sum(rows.c.counterfactual_usd), 0.0),
+                func.count(),
+                func.sum(case((rows.c.attempt == 1, 1), else_=0)),
+            ).group_by(*key)
+        ).all()
+        for day, tier, endpoint, provider, usd, counterfactual, attempts, calls in totals:
+            if day is not None:
+                cell = CostCell(float(usd), float(counterfactual), int(attempts), int(calls or 0))
+                series[int(day)][(str(tier), str(endpoint), str(provider))] = cell
+        return series
 
-    def events_by_status(self, since: datetime) -> dict[str, int]:
-        """Events received since ``since``, counted by status."""
+    def blocks_per_day(self, start: datetime, days: int) -> list[float]:
+        """Guardrail verdicts that blocked a message, per day."""
+        where = [
+            Action.tenant_id == self.tenant_id,
+            Action.kind == "guardrail.verdict",
+            Action.output["verdict"].as_string() == "block",
+        ]
+        return self._per_day(Action.created_at, where, start, days)
+
+    def unfinished_events(self, since: datetime) -> dict[str, int]:
+        """Events received since ``since`` that are not done (failed, deferred, still waiting), by status."""
         rows = self.session.execute(
             select(Event.status, func.count())
-            .where(Event.tenant_id == self.tenant_id, Event.received_at >= since)
+            .where(
+                # "+ 0" keeps SQLite (without ANALYZE statistics) from walking every event of the tenant in the
+                # window through ix_events_tenant_received: the (status, received_at) index reads only these few.
+                Event.tenant_id + 0 == self.tenant_id,
+                Event.status.in_(UNFINISHED_EVENT_STATUSES),
+                Event.received_at >= since,
+            )
             .group_by(Event.status)
         ).all()
         return {str(status): int(n) for status, n in rows}
 
-    def cost_by_tier(self, since: datetime) -> list[TierCost]:
-        """Model spend per tier since ``since``, the most expensive first."""
-        rows = self.session.execute(
-            select(
-                ModelCall.tier,
-                func.count(func.distinct(ModelCall.call_id)),
-                func.count(),
-                func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
-                func.coalesce(func.sum(ModelCall.counterfactual_usd), 0.0),
-            )
-            .where(ModelCall.tenant == self.tenant_slug, ModelCall.at >= since)
-            .group_by(ModelCall.tier)
-        ).all()
-        lines = [TierCost(str(t), int(c), int(a), float(usd), float(cf)) for t, c, a, usd, cf in rows]
-        return sorted(lines, key=lambda line: (-line.cost_usd, line.tier))
-
-    def endpoint_health(self, since: datetime, last: int = 5) -> list[EndpointHealth]:
-        """Each remote endpoint this tenant called since ``since``, with its latest ``last`` outcomes."""
-        endpoints = self.session.scalars(
-            select(ModelCall.endpoint)
-            .where(ModelCall.tenant == self.tenant_slug, ModelCall.at >= since, ModelCall.provider != "local")
-            .group_by(ModelCall.endpoint)
-            .order_by(ModelCall.endpoint)
-        ).all()
+    def endpoint_health(self, endpoints: Sequence[str], last: int = 5) -> list[EndpointHealth]:
+        """The latest ``last`` attempts this tenant made on each of ``endpoints``."""
         health: list[EndpointHealth] = []
-        for endpoint in endpoints:
+        for endpoint in sorted(set(endpoints)):
             recent = self.session.execute(
                 select(ModelCall.provider, ModelCall.outcome, ModelCall.at, ModelCall.error)
                 .where(
@@ -198,17 +260,6 @@ class DashboardRepository:
                 )
             )
         return health
-
-    def blocked_messages(self, since: datetime) -> int:
-        """Messages created since ``since`` that the guardrails blocked."""
-        return int(
-            self.session.scalar(
-                select(func.count()).where(
-                    Message.tenant_id == self.tenant_id, Message.created_at >= since, Message.status == "blocked"
-                )
-            )
-            or 0
-        )
 
     def recent_blocks(self, since: datetime, limit: int = 10) -> list[BlockedDecision]:
         """The latest guardrail verdicts that blocked a message, with their reasons."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -21,7 +21,8 @@ from nightcrew.api.auth import RateLimiter, authenticate
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.crm.repository import ContactRepository
 from nightcrew.dashboard import auth, charts
-from nightcrew.dashboard.repository import DashboardRepository
+from nightcrew.dashboard.daycache import SettledDays
+from nightcrew.dashboard.repository import DashboardRepository, tier_totals
 from nightcrew.dashboard.stats import Rate, rate
 from nightcrew.db import transaction
 from nightcrew.errors import NightcrewError, NotFound, RateLimited, Unauthorized
@@ -30,6 +31,7 @@ from nightcrew.review.repository import ReviewRepository
 from nightcrew.review.service import item_dict
 from nightcrew.workflows.review import approve_item, reject_item
 
+T = TypeVar("T")
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 WINDOW_DAYS = 30
@@ -49,7 +51,6 @@ OUTCOME_DIMENSIONS = ("template", "variant", "segment", "language", "path")
 MESSAGE_FATE = {
     "pending": "Its message is on its way.",
     "deferred": "Its message waits for the contact's allowed hours.",
-    "rejected": "Its message will not be sent.",
 }
 
 
@@ -80,14 +81,46 @@ ModelsProvider = Callable[[Container, TenantRef], Sequence[ModelRow]]
 OutcomesProvider = Callable[[Container, TenantRef, datetime], Sequence[OutcomeRow]]
 
 
+_MODEL_METRICS = (
+    "base_rate",
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "roc_auc",
+    "log_loss",
+    "brier",
+    "lift_at_10pct",
+)
+
+
 def registered_models(container: Container, tenant: TenantRef) -> list[ModelRow]:
-    """The tenant's lead and intent models with their metrics; empty until the model registry is wired in."""
-    return []
+    """The tenant's lead and intent models from the registry, with held-out metrics when measured."""
+    from nightcrew.intelligence.repository import ModelVersionRepository
+
+    with transaction(container.sessions) as session:
+        rows = ModelVersionRepository(session, tenant.id).all()
+        models = []
+        for row in rows:
+            metrics = row.holdout_metrics or row.metrics or {}
+            numbers = {k: float(metrics[k]) for k in _MODEL_METRICS if isinstance(metrics.get(k), int | float)}
+            models.append(ModelRow(row.kind, f"v{row.version}", row.created_at, row.active, numbers))
+    return models
 
 
 def attributed_outcomes(container: Container, tenant: TenantRef, since: datetime) -> list[OutcomeRow]:
-    """Outcomes attributed since ``since``, per dimension value; empty until outcome attribution is wired in."""
-    return []
+    """Outcomes linked to the message before them, per value of each dimension, since ``since``."""
+    from nightcrew.observe.repository import OutcomeRepository
+
+    out: list[OutcomeRow] = []
+    with transaction(container.sessions) as session:
+        repo = OutcomeRepository(session, tenant.id)
+        for dimension in OUTCOME_DIMENSIONS:
+            for row in repo.table(dimension, since):
+                sent = int(row.get("sent", 0))
+                # An outcome in the window can answer a message sent just before it: never count more than sent.
+                capped = {k: min(sent, int(row.get(k, 0))) for k in ("replied", "booked", "opted_out")}
+                out.append(OutcomeRow(dimension, str(row["key"]), sent, **capped))
+    return out
 
 
 def window_start(now: datetime, days: int = WINDOW_DAYS) -> datetime:
@@ -161,6 +194,8 @@ def create_dashboard_router(
     css_version = hashlib.sha256(stylesheet).hexdigest()[:12]
     # Without an admin key there is nothing stable to derive from: sessions last as long as this process.
     process_key = secrets.token_bytes(32)
+    # The overview's figures for days that are over, so a visit re-reads only today's rows.
+    history = SettledDays()
 
     def container_of(request: Request) -> Container:
         container: Container = request.app.state.container
@@ -290,23 +325,34 @@ def create_dashboard_router(
         now = c.clock.now()
         start = window_start(now)
         days = chart_days(start.date(), WINDOW_DAYS)
+        tenant = viewer.tenant
         with transaction(c.sessions) as session:
-            repo = DashboardRepository(session, viewer.tenant.id, viewer.tenant.slug)
-            series = [
-                ("Events received", repo.events_per_day(start, WINDOW_DAYS), ""),
-                ("Messages sent", repo.sent_per_day(start, WINDOW_DAYS), ""),
-                ("Inbound replies", repo.replies_per_day(start, WINDOW_DAYS), ""),
-                ("Bookings", repo.bookings_per_day(start, WINDOW_DAYS), ""),
-                ("Model cost (USD)", repo.cost_per_day(start, WINDOW_DAYS), "$"),
-            ]
+            repo = DashboardRepository(session, tenant.id, tenant.slug)
             booked_stages = repo.booked_stages()
-            statuses = repo.events_by_status(start)
-            tiers = repo.cost_by_tier(start)
-            endpoints = repo.endpoint_health(start)
-            blocked = repo.blocked_messages(start)
-            blocks = repo.recent_blocks(start)
-            review_counts = ReviewRepository(session, viewer.tenant.id).count_by_status()
-            contacts = ContactRepository(session, viewer.tenant.id).count()
+
+            def daily(metric: Hashable, compute: Callable[[datetime, int], list[T]]) -> list[T]:
+                return history.series((tenant.id, metric), start, WINDOW_DAYS, now, compute)
+
+            events = daily("events", repo.events_per_day)
+            sent = daily("sent", repo.sent_per_day)
+            replies = daily("replies", repo.replies_per_day)
+            bookings = daily(("bookings", *booked_stages), repo.bookings_per_day)
+            blocks = daily("blocks", repo.blocks_per_day)
+            costs = daily("costs", repo.cost_per_day)
+            remote = [endpoint for cells in costs for (_tier, endpoint, provider) in cells if provider != "local"]
+            endpoints = repo.endpoint_health(remote)
+            unfinished = repo.unfinished_events(start)
+            recent_blocks = repo.recent_blocks(start)
+            review_counts = ReviewRepository(session, tenant.id).count_by_status()
+            contacts = ContactRepository(session, tenant.id).count()
+        series = [
+            ("Events received", events, ""),
+            ("Messages sent", sent, ""),
+            ("Inbound replies", replies, ""),
+            ("Bookings", bookings, ""),
+            ("Guardrail blocks", blocks, ""),
+            ("Model cost (USD)", [sum(cell.cost_usd for cell in cells.values()) for cells in costs], "$"),
+        ]
         panels = [
             {
                 "title": title,
@@ -315,6 +361,7 @@ def create_dashboard_router(
             }
             for title, values, unit in series
         ]
+        tiers = tier_totals(costs)
         return render(
             "overview.html",
             viewer=viewer,
@@ -324,12 +371,13 @@ def create_dashboard_router(
             last_day=days[-1],
             panels=panels,
             booked_stages=booked_stages,
-            statuses=statuses,
+            events_total=int(sum(events)),
+            unfinished=unfinished,
             tiers=tiers,
             tier_total=sum(t.cost_usd for t in tiers),
             endpoints=endpoints,
-            blocked=blocked,
-            blocks=blocks,
+            blocked=int(sum(blocks)),
+            blocks=recent_blocks,
             review_open=review_counts.get("open", 0),
             contacts=contacts,
         )

@@ -88,14 +88,12 @@ class StrandedEvents:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def received_before(self, cutoff: datetime, limit: int) -> Sequence[Event]:
-        """Events still in ``received`` since before ``cutoff``."""
-        return self.session.scalars(
-            select(Event)
-            .where(Event.status == "received", Event.received_at < cutoff)
-            .order_by(Event.received_at)
-            .limit(limit)
-        ).all()
+    def received_before(self, cutoff: datetime, limit: int, tenant_id: int | None = None) -> Sequence[Event]:
+        """Events still in ``received`` since before ``cutoff`` (of one tenant, when given)."""
+        query = select(Event).where(Event.status == "received", Event.received_at < cutoff)
+        if tenant_id is not None:
+            query = query.where(Event.tenant_id == tenant_id)
+        return self.session.scalars(query.order_by(Event.received_at).limit(limit)).all()
 
 
 class ReplayKeys:

@@ -18,7 +18,7 @@ class Action(Base):
     __table_args__ = (
         # A step re-run after a crash records its action once.
         UniqueConstraint("tenant_id", "dedupe_key"),
-        Index("ix_actions_contact_created", "contact_id", "created_at"),
+        Index("ix_actions_tenant_contact_created", "tenant_id", "contact_id", "created_at"),
         Index("ix_actions_event", "tenant_id", "event_key"),
         Index("ix_actions_tenant_created", "tenant_id", "created_at"),
         Index("ix_actions_kind_created", "kind", "created_at"),

@@ -43,7 +43,7 @@ def delivery_workflow_id(message_id: int, send_after: datetime | None) -> str:
     return f"deliver:{message_id}:{stamp}"
 
 
-def _due_work(c: Container, now: datetime) -> dict[str, list[dict[str, Any]]]:
+def _due_work(c: Container, now: datetime, tenant_id: int | None = None) -> dict[str, list[dict[str, Any]]]:
     with transaction(c.sessions) as session:
         messages = [
             {
@@ -52,20 +52,20 @@ def _due_work(c: Container, now: datetime) -> dict[str, list[dict[str, Any]]]:
                 "workflow_id": delivery_workflow_id(m.id, m.send_after),
                 "queue": LLM_QUEUE if m.status == "awaiting_model" else DELIVERIES_QUEUE,
             }
-            for m in DueMessages(session).due(now, BATCH)
+            for m in DueMessages(session).due(now, BATCH, tenant_id)
         ]
         followups = []
         due_followups = DueFollowUps(session)
-        for f in due_followups.due(now, BATCH):
+        for f in due_followups.due(now, BATCH, tenant_id):
             wid = followup_workflow_id(f.id, f.step_index, f.kind)
             if due_followups.claim(f.id, wid, now):
                 followups.append({"tenant_id": f.tenant_id, "followup_id": f.id, "workflow_id": wid})
         # A claim whose workflow never started (a crash in between) is started again; the id makes it once.
-        for f in due_followups.stuck_running(now - STRANDED_AFTER, BATCH):
+        for f in due_followups.stuck_running(now - STRANDED_AFTER, BATCH, tenant_id):
             followups.append({"tenant_id": f.tenant_id, "followup_id": f.id, "workflow_id": f.workflow_id})
         stranded = [
             {"tenant_id": e.tenant_id, "key": e.key, "type": e.type, "workflow_id": e.workflow_id}
-            for e in StrandedEvents(session).received_before(now - STRANDED_AFTER, BATCH)
+            for e in StrandedEvents(session).received_before(now - STRANDED_AFTER, BATCH, tenant_id)
         ]
     return {"messages": messages, "stranded": stranded, "followups": followups}
 
@@ -101,9 +101,10 @@ def _start(work: dict[str, list[dict[str, Any]]], *, direct: bool = False) -> Sw
     return report
 
 
-def run_sweep(c: Container, *, direct: bool = False) -> SweepReport:
-    """Start the workflows for everything due now (the demo and tests call this with a fast-forwarded clock)."""
-    return _start(_due_work(c, c.clock.now()), direct=direct)
+def run_sweep(c: Container, *, direct: bool = False, tenant_id: int | None = None) -> SweepReport:
+    """Start the workflows for everything due now (of one tenant, when given); the demo and tests call this
+    with a fast-forwarded clock."""
+    return _start(_due_work(c, c.clock.now(), tenant_id), direct=direct)
 
 
 @step("sweep.find_due")
