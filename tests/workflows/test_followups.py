@@ -27,7 +27,7 @@ def run(env: Env, *events: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def sweep(env: Env) -> list[Any]:
-    return run_sweep(env.container).wait()
+    return run_sweep(env.container, tenant_id=env.tenant.id).wait()
 
 
 def later(env: Env, hours: float) -> str:
@@ -154,7 +154,7 @@ def test_restart_between_steps_resumes_without_repeating_a_step(env: Env) -> Non
     runtime.launch(fresh, schedule_sweeps=False)
     env.container = fresh
     later(env, 72)
-    [result] = run_sweep(fresh).wait()
+    [result] = run_sweep(fresh, tenant_id=env.tenant.id).wait()
     assert result["step_index"] == 1 and result["message"]["status"] == "pending"
     plans = [m["metadata"]["plan"] for m in sent(env, "c7")]
     assert plans == ["first_touch_warm", "followup_nudge", "followup_last_try"]

@@ -123,7 +123,7 @@ def test_message_waiting_for_hours_is_not_sent_after_an_opt_out(env: Env) -> Non
     env.clock.advance(timedelta(minutes=5))
     run(env, message("m6", "opt-2", "STOP", occurred_at=now(env)))
     env.clock.set(datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
-    sweep = run_sweep(env.container)
+    sweep = run_sweep(env.container, tenant_id=env.tenant.id)
     sweep.wait()
     bodies = [m["body"] for m in sent(env)]
     assert len(bodies) == 1 and "no te enviaremos" in bodies[0].lower()  # only the confirmation

@@ -94,9 +94,9 @@ def test_lead_at_23h_local_is_deferred_then_sent_at_the_first_allowed_minute(env
     assert result["until"] == "2026-03-03T14:00:00+00:00"  # Tuesday 09:00 Bogotá
     assert sent_lines(env) == []
     env.clock.set(datetime(2026, 3, 3, 13, 59, tzinfo=UTC))
-    assert run_sweep(env.container).deliveries == 0
+    assert run_sweep(env.container, tenant_id=env.tenant.id).deliveries == 0
     env.clock.set(datetime(2026, 3, 3, 14, 0, tzinfo=UTC))
-    sweep = run_sweep(env.container)
+    sweep = run_sweep(env.container, tenant_id=env.tenant.id)
     assert sweep.deliveries == 1
     assert sweep.wait() == [{"status": "sent"}]
     [line] = sent_lines(env)

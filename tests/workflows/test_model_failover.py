@@ -75,13 +75,13 @@ def test_outage_queues_50_leads_and_drains_each_exactly_once(env: Env, tmp_path:
             assert StatsRepository(session, tenant.id).model_waits() == {"awaiting_model": 50}
         # Still down at the retry time: the probe fails, the work stays queued.
         env.clock.advance(timedelta(seconds=61))
-        run_sweep(env.container).wait()
+        run_sweep(env.container, tenant_id=tenant.id).wait()
         assert receiver.all_keys() == {}
         # The provider comes back; the next probe succeeds and the queue drains.
         llm.set_outage(False)
         for _ in range(6):  # calls that met the half-open breaker while the probe was in flight wait once more
             env.clock.advance(timedelta(seconds=61))
-            run_sweep(env.container).wait()
+            run_sweep(env.container, tenant_id=tenant.id).wait()
         keys = receiver.acknowledged_keys()
         assert len(keys) == 50 and set(keys.values()) == {1}
         assert set(keys) == {f"{tenant.slug}:o-{i}:send" for i in range(50)}
