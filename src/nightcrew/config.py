@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1, le=256)
     queue_polling_interval: float = Field(default=0.2, gt=0)
     sweep_interval_seconds: int = Field(default=60, ge=5)
+    # Liveness of worker processes (wall-clock): beat this often; another worker takes over after this long.
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    executor_dead_after_s: float = Field(default=30.0, gt=0)
     # How fast work that waited for a model drains once it is back (workflows started per second).
     llm_queue_rate_per_second: int = Field(default=5, ge=1)
 

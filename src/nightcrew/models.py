@@ -12,7 +12,7 @@ from nightcrew.crm.models import (
     StageChange,
     Tenant,
 )
-from nightcrew.events.models import Event
+from nightcrew.events.models import Event, Executor
 from nightcrew.intelligence.models import ModelVersion
 from nightcrew.observe.models import Action, Outcome
 from nightcrew.review.models import LabelledExample, ReviewItem
@@ -24,6 +24,7 @@ __all__ = [
     "CrmImportError",
     "CrmSyncCheckpoint",
     "Event",
+    "Executor",
     "FollowUp",
     "LabelledExample",
     "Message",

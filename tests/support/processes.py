@@ -43,10 +43,11 @@ def open_all_hours_playbook(folder: Path) -> Path:
 class NightcrewProcess:
     """``nightcrew serve`` in a child process."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, port: int) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, port: int, *, api_only: bool = False) -> None:
         self.env = {**os.environ, **env}
         self.cwd = cwd
         self.port = port
+        self.api_only = api_only
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = cwd / f"serve-{port}.log"
 
@@ -60,7 +61,7 @@ class NightcrewProcess:
         exe = Path(sys.executable).parent / "nightcrew"
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(exe), "serve", "--port", str(self.port)],
+                [str(exe), "serve", "--port", str(self.port), *(["--api-only"] if self.api_only else [])],
                 cwd=self.cwd,
                 env=self.env,
                 stdout=log,
@@ -79,6 +80,52 @@ class NightcrewProcess:
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no goodbye."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM and wait."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class WorkerProcess:
+    """``nightcrew worker --executor-id ID`` in a child process."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, executor_id: str) -> None:
+        self.env = {**os.environ, **env}
+        self.cwd = cwd
+        self.executor_id = executor_id
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = cwd / f"worker-{executor_id}.log"
+
+    def start(self) -> WorkerProcess:
+        """Start; it is ready once it printed that it runs."""
+        exe = Path(sys.executable).parent / "nightcrew"
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(exe), "worker", "--executor-id", self.executor_id],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker {self.executor_id} exited: {self.log.read_text()[-2000:]}")
+            if "running on" in self.log.read_text(errors="replace"):
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"worker {self.executor_id} did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)

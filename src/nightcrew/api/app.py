@@ -23,20 +23,31 @@ from nightcrew.workflows import runtime
 
 
 def create_app(
-    settings: Settings | None = None, *, container: Container | None = None, start_worker: bool = False
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    start_worker: bool = False,
+    owned_runtime: bool | None = None,
 ) -> FastAPI:
-    """Build the API; with ``start_worker`` the process also runs DBOS and consumes the queues."""
+    """Build the API; with ``start_worker`` the process also runs DBOS and consumes the queues.
+
+    Without it, a process that owns its runtime (``nightcrew serve --api-only``) enqueues through DBOS's client;
+    tests pass ``owned_runtime=False`` and run the workflows themselves.
+    """
     settings = settings or Settings()
     owned = container is None
     c = container or build_container(settings)
+    owned_runtime = start_worker if owned_runtime is None else owned_runtime
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # DBOS refuses its blocking set-up calls on a thread that runs an event loop.
         if start_worker:
-            await run_in_threadpool(runtime.launch, c)
+            await run_in_threadpool(lambda: runtime.launch(c, supervise=owned_runtime))
+        elif owned_runtime:
+            await run_in_threadpool(runtime.connect_client, c)
         yield
-        if start_worker:
+        if owned_runtime:
             await run_in_threadpool(runtime.shutdown)
         if owned:
             c.close()

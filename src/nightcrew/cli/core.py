@@ -60,8 +60,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    api_only: Annotated[
+        bool, typer.Option(help="Only accept requests and enqueue work; `nightcrew worker` processes run it.")
+    ] = False,
 ) -> None:
-    """Run the HTTP API and a worker in one process."""
+    """Run the HTTP API and a worker in one process (or, with --api-only, the API behind a load balancer)."""
     import uvicorn
 
     from nightcrew.api.app import create_app
@@ -75,7 +78,7 @@ def serve(
     except NightcrewError as exc:
         raise fail(exc) from exc
     uvicorn.run(
-        create_app(settings, container=container, start_worker=True),
+        create_app(settings, container=container, start_worker=not api_only, owned_runtime=True),
         host=host,
         port=port,
         log_level="warning",
@@ -102,7 +105,11 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    runtime.launch(container)
+    try:
+        runtime.launch(container, supervise=True)
+    except NightcrewError as exc:
+        runtime.shutdown()
+        raise fail(exc) from exc
     err.print(f"worker {settings.executor_id} running on {settings.database_url.split('@')[-1]}")
     try:
         stop.wait()

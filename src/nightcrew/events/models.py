@@ -47,3 +47,18 @@ class WebhookReplayKey(Base):
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Executor(Base):
+    """A worker process: its heartbeat says it is alive; a stale one's unfinished workflows are recovered."""
+
+    __tablename__ = "executors"
+
+    executor_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recovered_by: Mapped[str | None] = mapped_column(String(200))
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from nightcrew.clock import Clock
 from nightcrew.db import is_unique_violation
-from nightcrew.events.models import Event, WebhookReplayKey
+from nightcrew.events.models import Event, Executor, WebhookReplayKey
 
 
 class EventRepository:
@@ -124,3 +124,64 @@ class ReplayKeys:
         """Forget keys that expired before ``before``."""
         result = self.session.execute(delete(WebhookReplayKey).where(WebhookReplayKey.expires_at < before))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ExecutorRepository:
+    """Worker processes and their heartbeats (wall-clock time: liveness is about real processes)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, executor_id: str) -> Executor | None:
+        """One executor's row."""
+        return self.session.get(Executor, executor_id)
+
+    def register(self, executor_id: str, host: str, pid: int, now: datetime) -> None:
+        """Record this process as the live owner of ``executor_id``."""
+        row = self.session.get(Executor, executor_id)
+        if row is None:
+            self.session.add(Executor(executor_id=executor_id, host=host, pid=pid, started_at=now, heartbeat_at=now))
+        else:
+            row.host, row.pid, row.started_at, row.heartbeat_at = host, pid, now, now
+            row.stopped_at, row.recovered_by, row.recovered_at = None, None, None
+        self.session.flush()
+
+    def beat(self, executor_id: str, pid: int, now: datetime) -> bool:
+        """Refresh the heartbeat; False when another process took the id over."""
+        result = self.session.execute(
+            update(Executor).where(Executor.executor_id == executor_id, Executor.pid == pid).values(heartbeat_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def stop(self, executor_id: str, pid: int, now: datetime) -> None:
+        """A graceful shutdown."""
+        self.session.execute(
+            update(Executor).where(Executor.executor_id == executor_id, Executor.pid == pid).values(stopped_at=now)
+        )
+
+    def dead(self, cutoff: datetime, me: str) -> Sequence[Executor]:
+        """Executors other than ``me`` whose heartbeat is older than ``cutoff`` (or that stopped), not yet recovered."""
+        return self.session.scalars(
+            select(Executor).where(
+                Executor.executor_id != me,
+                Executor.recovered_by.is_(None),
+                (Executor.heartbeat_at < cutoff) | Executor.stopped_at.is_not(None),
+            )
+        ).all()
+
+    def claim_recovery(self, executor_id: str, cutoff: datetime, me: str, now: datetime) -> bool:
+        """Take over a dead executor's work; exactly one live executor wins, and never while it beats."""
+        result = self.session.execute(
+            update(Executor)
+            .where(
+                Executor.executor_id == executor_id,
+                Executor.recovered_by.is_(None),
+                (Executor.heartbeat_at < cutoff) | Executor.stopped_at.is_not(None),
+            )
+            .values(recovered_by=me, recovered_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def all(self) -> Sequence[Executor]:
+        """Every executor, most recent heartbeat first."""
+        return self.session.scalars(select(Executor).order_by(Executor.heartbeat_at.desc())).all()

@@ -13,9 +13,10 @@ from nightcrew.events.service import EventService, IngestReport, StoredEvent
 from nightcrew.observe.tracing import current_trace_id, current_traceparent, tracer
 from nightcrew.workflows.inbound import inbound_workflow
 from nightcrew.workflows.lead import lead_workflow
-from nightcrew.workflows.runtime import EVENTS_QUEUE, queue
+from nightcrew.workflows.runtime import EVENTS_QUEUE, client, container, is_launched, queue
 from nightcrew.workflows.stage import stage_workflow
 
+WORKFLOW_NAME = {"lead.created": "lead", "message.received": "inbound", "stage.changed": "stage"}
 WORKFLOW_FOR_TYPE: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "lead.created": lead_workflow,
     "message.received": inbound_workflow,
@@ -29,7 +30,23 @@ def dispatch(events: Iterable[StoredEvent], *, direct: bool = False) -> list[Wor
     Normally the workflow goes on the events queue, where any worker may take it. ``direct``
     starts it in this process at once (the demo's fast-forwarded month); it is just as durable.
     """
-    handles = []
+    handles: list[Any] = []
+    enqueue_only = client()
+    if enqueue_only is not None and not is_launched():
+        for event in events:
+            handles.append(
+                enqueue_only.enqueue(
+                    {
+                        "queue_name": EVENTS_QUEUE,
+                        "workflow_name": WORKFLOW_NAME[event.type],
+                        "workflow_id": event.workflow_id,
+                        "app_version": container().settings.application_version,
+                    },
+                    event.tenant_id,
+                    event.key,
+                )
+            )
+        return handles
     events_queue = queue(EVENTS_QUEUE)
     for event in events:
         fn = WORKFLOW_FOR_TYPE[event.type]

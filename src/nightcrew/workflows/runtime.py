@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from dbos import DBOS, DBOSConfig, DBOSPortableJSONSerializer, Queue
+from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer, Queue
 
 from nightcrew.bootstrap import Container
 from nightcrew.db import make_dbos_sqlite_engine, prepare_sqlite_file
@@ -34,6 +34,8 @@ _container: Container | None = None
 _container_lock = threading.Lock()
 _queues: dict[str, Queue] = {}
 _launched = False
+_client: DBOSClient | None = None
+_supervisor: Any = None
 
 # The traceparent of the event a workflow is working on; each step's span joins that trace.
 current_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
@@ -71,7 +73,24 @@ def dbos_config(container: Container) -> DBOSConfig:
     return config
 
 
-def launch(container: Container, *, schedule_sweeps: bool = True) -> None:
+def connect_client(container: Container) -> None:
+    """API-only processes enqueue work through DBOS's client and leave running it to the workers."""
+    global _client
+    set_container(container)
+    if _client is None:
+        _client = DBOSClient(
+            system_database_url=container.settings.database_url,
+            serializer=DBOSPortableJSONSerializer(),
+            application_name="nightcrew",
+        )
+
+
+def client() -> DBOSClient | None:
+    """The enqueue-only client, in an API-only process."""
+    return _client
+
+
+def launch(container: Container, *, schedule_sweeps: bool = True, supervise: bool = False) -> None:
     """Start DBOS in this process: recover this executor's pending workflows and consume the queues."""
     global _launched
     # Importing registers the workflows with DBOS; it must happen before launch.
@@ -114,6 +133,12 @@ def launch(container: Container, *, schedule_sweeps: bool = True) -> None:
             ]
         )
     _launched = True
+    if supervise:
+        from nightcrew.workflows.supervisor import Supervisor
+
+        global _supervisor
+        _supervisor = Supervisor(container)
+        _supervisor.start()
 
 
 def sweep_cron(interval_seconds: int) -> str:
@@ -125,7 +150,13 @@ def sweep_cron(interval_seconds: int) -> str:
 
 def shutdown() -> None:
     """Stop DBOS (tests and the demo start it again with another container)."""
-    global _launched
+    global _launched, _supervisor, _client
+    if _supervisor is not None:
+        _supervisor.stop()
+        _supervisor = None
+    if _client is not None:
+        _client.destroy()
+        _client = None
     if _launched:
         DBOS.destroy(destroy_registry=False)
     _queues.clear()
