@@ -55,7 +55,7 @@ def test_pricing_question_in_portuguese_gets_a_portuguese_reply_with_the_local_p
     assert "R$ 299" in reply["body"] and "R$ 349" in reply["body"]
     [understood] = actions(env, "br-1", "inbound.understood")
     assert understood["output"]["language"] == "pt" and understood["output"]["intent"] == "pricing"
-    assert understood["confidence"] >= 0.45 and understood["model"] == "nightcrew-intents"
+    assert understood["confidence"] >= 0.45 and understood["model"] == "intent-bundled"
     [routed] = actions(env, "br-1", "inbound.routed")
     assert "rule" in routed["reason"] and routed["output"]["team"] == "admissions-pt"
     assert timeline(env, "br-1")["followups"][-1]["status"] == "pending"  # our reply restarts the cold clock

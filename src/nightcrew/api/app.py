@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,10 +18,14 @@ from nightcrew.api.auth import RateLimiter
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
 from nightcrew.dashboard.views import create_dashboard_router
+from nightcrew.db import transaction
 from nightcrew.errors import NightcrewError, RateLimited
+from nightcrew.observe.health import refresh_gauges
 from nightcrew.observe.metrics import REGISTRY
 from nightcrew.observe.tracing import current_trace_id, tracer
 from nightcrew.workflows import runtime
+
+log = structlog.get_logger("nightcrew.api")
 
 
 def create_app(
@@ -68,12 +74,28 @@ def create_app(
     @app.middleware("http")
     async def _trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         with tracer().start_as_current_span(f"{request.method} {request.url.path}"):
             trace_id = current_trace_id()
-            response = await call_next(request)
+            structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+            try:
+                response = await call_next(request)
+            finally:
+                structlog.contextvars.unbind_contextvars("request_id", "trace_id")
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info(
+            "http.request",
+            request_id=request_id,
+            trace_id=trace_id,
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            ms=round(elapsed, 1),
+        )
         if trace_id:
             response.headers["X-Trace-Id"] = trace_id
-        response.headers["X-Response-Time-Ms"] = f"{(time.perf_counter() - started) * 1000:.1f}"
+        response.headers["X-Request-Id"] = request_id
+        response.headers["X-Response-Time-Ms"] = f"{elapsed:.1f}"
         return response
 
     @app.get("/healthz")
@@ -82,6 +104,8 @@ def create_app(
 
     @app.get("/metrics")
     def metrics() -> Response:
+        with transaction(c.sessions) as session:
+            refresh_gauges(c, session, c.clock.now())
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(events.router)

@@ -52,7 +52,7 @@ def guardrail_context(
     sends = [
         SentMessage(at=m.sent_at, channel=m.channel)
         for m in OutboxRepository(session, tenant_id).sent_since(contact.id, now - _LOOKBACK)
-        if m.sent_at is not None and m.channel in _CHANNELS and m.id != exclude_message_id
+        if m.sent_at is not None and m.sent_at <= now and m.channel in _CHANNELS and m.id != exclude_message_id
     ]
     inbound = EventRepository(session, tenant_id).last_inbound(contact.external_id)
     inbound_text = str(inbound.payload.get("data", {}).get("text")) if inbound is not None else None

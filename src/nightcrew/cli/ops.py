@@ -155,3 +155,168 @@ def crm_sync(
     )
     if result.high_water:
         console.print(f"next incremental sync: --since {result.high_water.isoformat()}")
+
+
+@app.command()
+def costs(
+    since: Annotated[datetime | None, typer.Option(help="Only calls at or after this instant (ISO-8601).")] = None,
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Model cost by task, tier and day, and what the same calls would have cost all on the capable tier."""
+    from rich.table import Table
+
+    from nightcrew.ai.ledger import cost_report
+    from nightcrew.ai.repository import LedgerRepository, to_record
+
+    with opened(tenant) as (container, ref), transaction(container.sessions) as session:
+        records = [to_record(row) for row in LedgerRepository(session).since(ref.slug, since)]
+    report = cost_report(records)
+
+    def line(row: Any) -> dict[str, Any]:
+        return {
+            "key": row.key,
+            "calls": row.calls,
+            "attempts": row.attempts,
+            "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens,
+            "cost_usd": round(row.cost_usd, 6),
+            "counterfactual_usd": round(row.counterfactual_usd, 6),
+            "saving_pct": round(row.saving_pct, 1),
+            "by_outcome": row.by_outcome,
+        }
+
+    data: dict[str, Any] = {
+        "total": line(report.total),
+        "by_task": [line(r) for r in report.by_task],
+        "by_tier": [line(r) for r in report.by_tier],
+        "by_day": [line(r) for r in report.by_day],
+    }
+    if as_json:
+        print(json.dumps(data))
+        return
+    for title, rows in (("by tier", data["by_tier"]), ("by task", data["by_task"]), ("by day", data["by_day"])):
+        table = Table(
+            "",
+            "calls",
+            "tokens in/out",
+            "USD",
+            "all-capable USD",
+            "saving",
+            title=f"Cost {title}",
+            title_justify="left",
+        )
+        for row in [*rows, data["total"]]:
+            table.add_row(
+                row["key"],
+                str(row["calls"]),
+                f"{row['input_tokens']}/{row['output_tokens']}",
+                f"{row['cost_usd']:.4f}",
+                f"{row['counterfactual_usd']:.4f}",
+                f"{row['saving_pct']:.1f}%",
+            )
+        console.print(table)
+    console.print(
+        "[dim]all-capable = every call's tokens priced at the capable tier's rates; local calls are "
+        "free and their tokens estimated from text length[/dim]"
+    )
+
+
+@app.command()
+def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every model endpoint of the playbook: its tiers, and how its recent calls went (failing / ok)."""
+    from rich.table import Table
+
+    from nightcrew.observe.health import endpoint_health_from_ledger
+
+    with opened(tenant) as (container, ref):
+        router = container.router(ref)
+        live = {h.endpoint: h for h in router.health()}
+        with transaction(container.sessions) as session:
+            rows = endpoint_health_from_ledger(session, list(live))
+    for row in rows:
+        health = live[row["endpoint"]]
+        row.update(
+            provider=health.provider,
+            model=health.model,
+            tiers=list(health.tiers),
+            max_concurrency=health.max_concurrency,
+            simulated=health.simulated,
+        )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(
+        "endpoint",
+        "provider",
+        "model",
+        "tiers",
+        "status",
+        "failures in a row",
+        "last success",
+        title="Model endpoints (breakers live in each worker; this reads the shared ledger)",
+        title_justify="left",
+    )
+    for row in rows:
+        table.add_row(
+            row["endpoint"],
+            row["provider"],
+            row["model"] or "",
+            ",".join(row["tiers"]),
+            row["status"],
+            str(row["failures_in_a_row"]),
+            row["last_success"] or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def replay(
+    action_id: Annotated[int, typer.Argument(help="The action's id (from trace --json or the dashboard).")],
+    model: Annotated[
+        int | None, typer.Option(help="Decide with this model version instead of the recorded one.")
+    ] = None,
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-run a recorded decision (classification, intent, guardrail verdict, template) from its stored inputs."""
+    from nightcrew.observe.replay import replay as run_replay
+
+    with opened(tenant) as (container, ref):
+        result = run_replay(container, ref, action_id, model_version=model)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    verdict = "[green]matches[/green]" if result["matches"] else "[yellow]differs[/yellow]"
+    model_note = (
+        f" with model version {model}" if model is not None else f" with {result['model'] or 'the same inputs'}"
+    )
+    console.print(f"action #{action_id} ({result['kind']} at {result['at']}){model_note}: {verdict}")
+    for field, value in result["recorded"].items():
+        console.print(f"  {field}: recorded {value!r} -> replayed {result['replayed'][field]!r}")
+
+
+@app.command()
+def simulate(
+    from_: Annotated[datetime, typer.Option("--from", help="Start of the period (ISO-8601).")],
+    to: Annotated[datetime, typer.Option(help="End of the period (ISO-8601).")],
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Shadow mode: replay a period's events against the current playbook and models, sending nothing."""
+    from nightcrew.clock import ensure_utc
+    from nightcrew.observe.replay import shadow
+
+    with opened(tenant) as (container, ref):
+        result = shadow(container, ref, ensure_utc(from_), ensure_utc(to))
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    console.print(
+        f"{result['examined']} events examined with {result['lead_model']} and {result['intent_model']} "
+        "(nothing was sent or changed)"
+    )
+    for what, count in result["would_change"].items():
+        console.print(f"  {what}: {count} would change")
+        for example in result["examples"][what][:5]:
+            console.print(f"    {example['event']}: {example['was']} -> {example['would_be']}")

@@ -61,6 +61,14 @@ class EventRepository:
             .order_by(Event.occurred_at, Event.id)
         ).all()
 
+    def between(self, since: datetime, until: datetime) -> Sequence[Event]:
+        """Events that occurred in [since, until), oldest first."""
+        return self.session.scalars(
+            select(Event)
+            .where(Event.tenant_id == self.tenant_id, Event.occurred_at >= since, Event.occurred_at < until)
+            .order_by(Event.occurred_at, Event.id)
+        ).all()
+
     def last_inbound(self, external_id: str) -> Event | None:
         """The contact's most recent inbound message event."""
         return self.session.scalar(

@@ -185,21 +185,22 @@ class DatabaseModelRegistry:
         row = self._active(tenant, "lead")
         if row is None:
             return None
-        with self._lock:
-            model = self._lead.get(row.sha256)
-            if model is None:
-                from nightcrew.intelligence.segments import load_model
-
-                # skops with the sha256 recorded at registration: a swapped file is refused.
-                model = load_model(Path(row.path), expected_sha256=row.sha256)
-                self._lead[row.sha256] = model
-        return model, row.version
+        return self.load_lead_version(row), row.version
 
     def active_intent_model(self, tenant: TenantRef) -> IntentModel | None:
         """The promoted intent model, or None for the bundled default."""
+        found = self.active_intent_model_version(tenant)
+        return found[0] if found is not None else None
+
+    def active_intent_model_version(self, tenant: TenantRef) -> tuple[IntentModel, int] | None:
+        """The promoted intent model and its version, or None for the bundled default."""
         row = self._active(tenant, "intent")
         if row is None:
             return None
+        return self.load_intent_version(row), row.version
+
+    def load_intent_version(self, row: ModelVersion) -> IntentModel:
+        """A registered intent model, loaded once per file."""
         with self._lock:
             model = self._intent.get(row.sha256)
             if model is None:
@@ -207,4 +208,15 @@ class DatabaseModelRegistry:
 
                 model = IntentModel.load(Path(row.path))
                 self._intent[row.sha256] = model
+        return model
+
+    def load_lead_version(self, row: ModelVersion) -> SegmentModel:
+        """A registered lead model, loaded once per file (checked against its recorded sha256)."""
+        with self._lock:
+            model = self._lead.get(row.sha256)
+            if model is None:
+                from nightcrew.intelligence.segments import load_model
+
+                model = load_model(Path(row.path), expected_sha256=row.sha256)
+                self._lead[row.sha256] = model
         return model

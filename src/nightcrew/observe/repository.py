@@ -219,3 +219,17 @@ class OutcomeRepository:
             row = rows.setdefault(str(value), {"key": str(value), "sent": 0})
             row[str(kind)] = int(count)
         return sorted(rows.values(), key=lambda r: -int(r["sent"]))
+
+
+class QueueDepths:
+    """Work waiting across tenants (for the queue-depth gauges)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def now(self, now: datetime) -> dict[str, int]:
+        """Events not yet done, messages waiting for their time, follow-ups already due."""
+        events = self.session.scalar(select(func.count()).where(Event.status.in_(("received", "processing"))))
+        waiting = self.session.scalar(select(func.count()).where(Message.status == "deferred"))
+        due = self.session.scalar(select(func.count()).where(FollowUp.status == "pending", FollowUp.due_at <= now))
+        return {"events": int(events or 0), "deferred_messages": int(waiting or 0), "followups_due": int(due or 0)}

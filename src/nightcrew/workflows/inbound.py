@@ -56,7 +56,10 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
         external_id = contact.external_id
     guess = detect_language(text, playbook.languages, prior=prior, default=playbook.business.default_language)
     threshold = playbook.thresholds.intent_confidence
-    model = c.intent_model(tenant)
+    active = c.models.active_intent_model_version(tenant)
+    model, model_name = (
+        (active[0], f"intent-model-v{active[1]}") if active else (c.intent_model(tenant), "intent-bundled")
+    )
     local = model.predict(text, threshold)
     cascade = c.router(tenant).classify(
         "classify_intent",
@@ -75,7 +78,7 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
     answers = [
         {
             "tier": a.tier,
-            "model": a.model or "nightcrew-intents",
+            "model": a.model or model_name,
             "label": a.value.label,
             "confidence": round(a.value.confidence, 3),
             "source": a.source,
@@ -94,6 +97,8 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
         "possible_opt_out": intent == OPT_OUT or local.runner_up == OPT_OUT,
         "answers": answers,
         "escalated": cascade.escalated,
+        "intent_model": model_name,
+        "prior": prior,
     }
     cost = sum(r.cost_usd for r in cascade.records)
     with transaction(c.sessions) as session:

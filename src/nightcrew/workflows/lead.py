@@ -12,7 +12,7 @@ from nightcrew.compose.plans import assign_variant, pick_plan
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
-from nightcrew.intelligence.segments import predict_one
+from nightcrew.intelligence.decisions import decide_segment
 from nightcrew.observe import audit
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.crm_sync import write_back_or_report
@@ -58,37 +58,9 @@ def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> d
 
 def _decide_segment(c: Container, tenant: TenantRef, fields: dict[str, Any]) -> dict[str, Any]:
     """The active learned model's segment and why, or the playbook's default when no model is promoted."""
-    playbook = c.playbook(tenant)
     active = c.models.active_lead_model(tenant)
-    if active is None:
-        return {
-            "segment": playbook.default_segment,
-            "probability": None,
-            "confidence": None,
-            "model": "playbook-default",
-            "why": [],
-            "reason": "no active lead model: playbook default segment",
-        }
-    model, version = active
-    prediction = predict_one(model, fields)
-    binary = prediction.positive_class is not None
-    segment = playbook.segment_for_probability(prediction.probability) if binary else prediction.label
-    if not binary and segment not in {s.name for s in playbook.segments}:
-        segment = playbook.default_segment
-    why = [contribution.text for contribution in prediction.contributions]
-    what = (
-        f"P({model.schema.target})={prediction.probability:.2f} -> {segment}"
-        if binary
-        else f"{prediction.label} at {prediction.confidence:.2f}"
-    )
-    return {
-        "segment": segment,
-        "probability": round(prediction.probability, 4),
-        "confidence": round(prediction.confidence, 4),
-        "model": f"lead-model-v{version}",
-        "why": why,
-        "reason": f"{what}; " + ("; ".join(why) if why else "no single field stood out"),
-    }
+    model, version = active if active is not None else (None, None)
+    return decide_segment(c.playbook(tenant), model, version, fields)
 
 
 @step("lead.classify")

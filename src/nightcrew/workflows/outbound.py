@@ -340,7 +340,13 @@ def record_verdict(
         event_key=event_key,
         contact_id=contact.id,
         dedupe_key=f"message:{message.id}:verdict:{now.isoformat()}:{draft.get('source', 'template')}",
-        input={"text": draft["text"], "purpose": purpose, "channel": message.channel, "source": draft.get("source")},
+        input={
+            "text": draft["text"],
+            "purpose": purpose,
+            "channel": message.channel,
+            "source": draft.get("source"),
+            "template": draft.get("template"),
+        },
         output={
             "verdict": kind.value,
             "checks": checks,

@@ -1,0 +1,54 @@
+"""What operators ask about providers and waiting work: from the ledger, the outbox and live breakers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from nightcrew.ai.repository import LedgerRepository
+from nightcrew.channels.repository import DueMessages
+from nightcrew.observe.metrics import BREAKER_STATE, QUEUE_DEPTH
+from nightcrew.observe.repository import QueueDepths
+
+if TYPE_CHECKING:
+    from nightcrew.bootstrap import Container
+
+_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def endpoint_health_from_ledger(session: Session, endpoints: list[str], window: int = 20) -> list[dict[str, Any]]:
+    """Each endpoint's recent record in the ledger: consecutive failures, last success, how it is doing."""
+    rows = []
+    for endpoint in endpoints:
+        recent = LedgerRepository(session).recent_for_endpoint(endpoint, window)
+        streak = 0
+        for call in recent:
+            if call.outcome in ("ok", "fell_back"):
+                break
+            if call.outcome in ("failed", "retried"):
+                streak += 1
+        last_ok = next((c.at for c in recent if c.outcome in ("ok", "fell_back")), None)
+        rows.append(
+            {
+                "endpoint": endpoint,
+                "recent_calls": len(recent),
+                "failures_in_a_row": streak,
+                "last_success": last_ok.isoformat() if last_ok else None,
+                "status": "failing" if streak else ("ok" if recent else "no calls yet"),
+            }
+        )
+    return rows
+
+
+def refresh_gauges(container: Container, session: Session, now: datetime) -> None:
+    """Set the gauges Prometheus reads: live breaker states and how much work is waiting, by queue."""
+    for router in container.routers():
+        for health in router.health():
+            if health.breaker is not None:
+                BREAKER_STATE.labels(endpoint=health.endpoint).set(_STATE_VALUE.get(str(health.breaker.state), 0))
+    depths = QueueDepths(session).now(now)
+    for queue, depth in depths.items():
+        QUEUE_DEPTH.labels(queue=queue).set(depth)
+    QUEUE_DEPTH.labels(queue="awaiting_model").set(DueMessages(session).count_waiting_for_model())
