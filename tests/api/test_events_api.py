@@ -124,3 +124,6 @@ def test_metrics_endpoint(client: TestClient) -> None:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert "nightcrew_actions_total" in response.text
+    # The gauges are read from the database at scrape time: the waiting work by queue, including the human queue.
+    for queue in ("events", "deferred_messages", "followups_due", "review_open", "awaiting_model"):
+        assert f'nightcrew_queue_depth{{queue="{queue}"}}' in response.text

@@ -15,6 +15,7 @@ from nightcrew.crm.models import FollowUp
 from nightcrew.db import is_unique_violation
 from nightcrew.events.models import Event
 from nightcrew.observe.models import Action, Outcome
+from nightcrew.review.models import ReviewItem
 
 
 class ActionRepository:
@@ -228,8 +229,14 @@ class QueueDepths:
         self.session = session
 
     def now(self, now: datetime) -> dict[str, int]:
-        """Events not yet done, messages waiting for their time, follow-ups already due."""
+        """Events not yet done, messages waiting for their time, follow-ups already due, items waiting for a person."""
         events = self.session.scalar(select(func.count()).where(Event.status.in_(("received", "processing"))))
         waiting = self.session.scalar(select(func.count()).where(Message.status == "deferred"))
         due = self.session.scalar(select(func.count()).where(FollowUp.status == "pending", FollowUp.due_at <= now))
-        return {"events": int(events or 0), "deferred_messages": int(waiting or 0), "followups_due": int(due or 0)}
+        review = self.session.scalar(select(func.count()).where(ReviewItem.status == "open"))
+        return {
+            "events": int(events or 0),
+            "deferred_messages": int(waiting or 0),
+            "followups_due": int(due or 0),
+            "review_open": int(review or 0),
+        }
