@@ -37,8 +37,12 @@ def llm() -> Iterator[FakeLLMServer]:
     server.stop()
 
 
-def _tenant(env: Env, tmp_path: Path, server: FakeLLMServer, allow_fallback: bool) -> TenantRef:
+def _tenant(
+    env: Env, tmp_path: Path, server: FakeLLMServer, allow_fallback: bool, budgets: dict[str, Any] | None = None
+) -> TenantRef:
     def edit(data: dict[str, Any]) -> None:
+        if budgets is not None:
+            data["routing"]["budgets"] = budgets
         data["channels"]["preference"] = ["sms", "email"]  # free text is allowed on SMS
         data["routing"]["tiers"]["capable"] = [
             {
@@ -119,3 +123,30 @@ def test_an_invented_discount_from_the_capable_tier_is_never_sent_as_written(
         verdicts = [o for o, _ in ActionRepository(session, tenant.id).outputs_of_kind("guardrail.verdict")]
     assert [v["verdict"] for v in verdicts] == ["block", "pass"]
     assert any(c["check"] == "claims" and c["verdict"] == "block" for c in verdicts[0]["checks"])
+
+
+def test_past_the_daily_budget_paid_copy_falls_back_to_templates_and_says_so(
+    env: Env, tmp_path: Path, llm: FakeLLMServer
+) -> None:
+    # A budget smaller than one call: the first lead spends it, the next ones get the template (this task
+    # may not fall back on an outage, but the budget rule says "template").
+    budget = {"daily_usd_per_tenant": 0.000001, "on_exceeded": "template"}
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=False, budgets=budget)
+    first = ingest(env.container, tenant, [lead("b-1", "bc-1")], source="test")
+    assert DBOS.retrieve_workflow(first.accepted[0].workflow_id).get_result()["status"] == "done"
+    assert llm.count() == 1
+    rest = ingest(env.container, tenant, [lead(f"b-{i}", f"bc-{i}") for i in (2, 3)], source="test")
+    assert {DBOS.retrieve_workflow(e.workflow_id).get_result()["status"] for e in rest.accepted} == {"done"}
+    assert llm.count() == 1  # no paid call past the budget
+    sent = {m["contact_external_id"]: m for m in map(json.loads, env.outbox.read_text().splitlines())}
+    assert sent["bc-1"]["body"] == "Hola, gracias por escribir. Clases en vivo para niños."
+    assert all("Aurora Kids" in sent[c]["body"] for c in ("bc-2", "bc-3"))  # the template
+    with transaction(env.container.sessions) as session:
+        from nightcrew.ai.repository import LedgerRepository
+        from nightcrew.observe.repository import ActionRepository
+
+        composed = [o for o, _ in ActionRepository(session, tenant.id).outputs_of_kind("message.composed")]
+        ledger = list(LedgerRepository(session).since(tenant.slug, None))
+    assert [c["source"] for c in composed] == ["llm", "template", "template"]
+    assert all("daily budget exceeded" in c["reason"] for c in composed[1:])
+    assert sum(row.cost_usd for row in ledger) > 0.000001  # the one call that was made is on the ledger
