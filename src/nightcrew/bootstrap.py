@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nightcrew.ai.repository import DatabaseLedger
@@ -28,7 +29,7 @@ from nightcrew.crm.connectors.hubspot import HubSpotConnector
 from nightcrew.crm.models import Tenant
 from nightcrew.crm.repository import StageRepository, TenantRepository
 from nightcrew.crm.service import ContactService
-from nightcrew.db import make_engine, make_session_factory, transaction
+from nightcrew.db import is_unique_violation, make_engine, make_session_factory, transaction
 from nightcrew.errors import NotFound
 from nightcrew.guardrails.policy import PolicySet
 from nightcrew.integrations import Integrations, from_settings, from_tenant
@@ -126,7 +127,26 @@ class Container:
         playbook_path: Path | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> TenantRef:
-        """Create the tenant if missing (or update its playbook and settings) and sync its pipeline."""
+        """Create the tenant if missing (or update its playbook and settings) and sync its pipeline.
+
+        Several processes starting at once on a fresh database all do this: the one that loses the race to
+        insert the tenant (or its stages) reads what the winner wrote and goes on.
+        """
+        for attempt in range(3):
+            try:
+                return self._ensure_tenant_once(slug, name, playbook_path, settings)
+            except IntegrityError as exc:
+                if not is_unique_violation(exc) or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ensure_tenant_once(
+        self,
+        slug: str,
+        name: str | None,
+        playbook_path: Path | None,
+        settings: Mapping[str, Any] | None,
+    ) -> TenantRef:
         with transaction(self.sessions) as session:
             tenants = TenantRepository(session)
             row = tenants.by_slug(slug)

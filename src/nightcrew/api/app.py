@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from nightcrew.api import events, hooks, review, stats
@@ -19,7 +20,7 @@ from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
 from nightcrew.dashboard.views import create_dashboard_router
 from nightcrew.db import transaction
-from nightcrew.errors import NightcrewError, RateLimited
+from nightcrew.errors import NightcrewError, RateLimited, ValidationFailed
 from nightcrew.observe.health import refresh_gauges
 from nightcrew.observe.metrics import REGISTRY
 from nightcrew.observe.tracing import current_trace_id, tracer
@@ -72,6 +73,14 @@ def create_app(
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers or None)
 
     @app.middleware("http")
+    async def _refuse_nul_paths(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # No id, slug or key holds U+0000 and PostgreSQL cannot compare with one: refuse it before any route.
+        if "\x00" in request.url.path or "\x00" in request.url.query or "%00" in request.url.query:
+            error = ValidationFailed("the URL contains a NUL character (U+0000)")
+            return JSONResponse(error.to_dict(), status_code=error.status_code)
+        return await call_next(request)
+
+    @app.middleware("http")
     async def _trace(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
@@ -99,8 +108,16 @@ def create_app(
         return response
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        """Ready when the database answers: 200, else 503 with the reason (a load balancer's check)."""
+        try:
+            with transaction(c.sessions) as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure to reach the database means this process cannot work
+            log.warning("healthz.database_unavailable", error=type(exc).__name__)
+            body = {"status": "unavailable", "database": f"unavailable ({type(exc).__name__})"}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "executor_id": settings.executor_id})
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -36,7 +36,16 @@ async def read_json(request: Request) -> Any:
     body = await request.body()
     if len(body) > limit:
         raise PayloadTooLarge(f"request body over {limit} bytes")
+    return loads_json(body)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads_json(body: bytes | str) -> Any:
+    """Parse strict JSON (no NaN or Infinity, which Python accepts and JSON does not); a clear 422 otherwise."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise ValidationFailed(f"body is not valid JSON: {exc}") from exc

@@ -6,14 +6,13 @@ a log line. What a request carries becomes ordinary events: stored once, one dur
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from nightcrew.api.deps import get_container
+from nightcrew.api.deps import get_container, loads_json
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.channels.service import record_delivery_status
 from nightcrew.channels.twilio import parse_status_callback
@@ -101,10 +100,7 @@ async def generic_hook(tenant_slug: str, request: Request, c: Container = Depend
             )
 
     _verified("generic", tenant, check)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationFailed(f"body is not valid JSON: {exc}") from exc
+    payload = loads_json(body)
     raw = payload["events"] if isinstance(payload, dict) and "events" in payload else [payload]
     if not isinstance(raw, list) or len(raw) > c.settings.max_batch_events:
         raise ValidationFailed(f"'events' must be a list of at most {c.settings.max_batch_events} events")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,10 @@ from nightcrew.review.service import item_dict
 from nightcrew.workflows.review import approve_item, reject_item
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
+
+# Ids are the database's 32-bit integers; past that nothing can exist (and PostgreSQL would refuse the query).
+MAX_ID = 2**31 - 1
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The review item's id.")]
 
 
 class Approval(BaseModel):
@@ -47,7 +51,7 @@ def _correction(body: Approval | Rejection) -> dict[str, str]:
 def list_items(
     status: str | None = Query(default="open", pattern="^(open|approved|rejected|all)$"),
     limit: int = Query(default=50, ge=1, le=500),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_ID),
     who: Principal = Depends(principal),
     c: Container = Depends(get_container),
 ) -> dict[str, Any]:
@@ -60,7 +64,7 @@ def list_items(
 
 
 @router.get("/{item_id}")
-def get_item(item_id: int, who: Principal = Depends(principal), c: Container = Depends(get_container)) -> Any:
+def get_item(item_id: ItemId, who: Principal = Depends(principal), c: Container = Depends(get_container)) -> Any:
     """One review item with its draft, reasons and context."""
     who.require("read")
     with transaction(c.sessions) as session:
@@ -72,7 +76,7 @@ def get_item(item_id: int, who: Principal = Depends(principal), c: Container = D
 
 @router.post("/{item_id}/approve")
 async def approve(
-    item_id: int, body: Approval, who: Principal = Depends(principal), c: Container = Depends(get_container)
+    item_id: ItemId, body: Approval, who: Principal = Depends(principal), c: Container = Depends(get_container)
 ) -> Any:
     """Approve; an edited text is re-checked by every guardrail before anything is sent."""
     who.require("review")
@@ -90,7 +94,7 @@ async def approve(
 
 @router.post("/{item_id}/reject")
 async def reject(
-    item_id: int, body: Rejection, who: Principal = Depends(principal), c: Container = Depends(get_container)
+    item_id: ItemId, body: Rejection, who: Principal = Depends(principal), c: Container = Depends(get_container)
 ) -> Any:
     """Reject: the draft is never sent; the reason is in the audit log."""
     who.require("review")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -535,11 +536,11 @@ def create_dashboard_router(
     @router.post("/review/{item_id}/approve")
     def approve(
         request: Request,
-        item_id: int,
+        item_id: int = FastApiPath(ge=1, le=2**31 - 1),
         csrf_token: str = Form(default="", max_length=200),
         text: str | None = Form(default=None, max_length=5000),
         note: str | None = Form(default=None, max_length=1000),
-        page: int = Form(default=1, ge=1),
+        page: int = Form(default=1, ge=1, le=1_000_000),
     ) -> Response:
         """Approve as drafted, or with an edited text that every guardrail checks again."""
         edited = text if text and text.strip() else None
@@ -560,10 +561,10 @@ def create_dashboard_router(
     @router.post("/review/{item_id}/reject")
     def reject(
         request: Request,
-        item_id: int,
+        item_id: int = FastApiPath(ge=1, le=2**31 - 1),
         csrf_token: str = Form(default="", max_length=200),
         reason: str = Form(default="", max_length=1000),
-        page: int = Form(default=1, ge=1),
+        page: int = Form(default=1, ge=1, le=1_000_000),
     ) -> Response:
         """Reject with a reason: the draft is never sent."""
 

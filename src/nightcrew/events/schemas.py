@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -26,7 +29,26 @@ EVENT_TYPES: tuple[str, ...] = ("lead.created", "message.received", "stage.chang
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$"
 
-Scalar = str | int | float | bool | None
+
+def _no_nul(value: str) -> str:
+    # No text a person writes holds U+0000, and PostgreSQL cannot store it: refuse it here, naming the field,
+    # rather than fail the whole batch at INSERT time.
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (U+0000)")
+    return value
+
+
+def _storable_scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        return _no_nul(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number (JSON has no NaN or Infinity)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+# An intake field's value; checked before the union so that a bad value gets one clear error.
+Scalar = Annotated[str | int | float | bool | None, BeforeValidator(_storable_scalar)]
 
 
 class _In(BaseModel):
@@ -36,13 +58,13 @@ class _In(BaseModel):
 class ContactIn(_In):
     """The contact an event is about, as the sender knows it."""
 
-    external_id: str = Field(min_length=1, max_length=200, pattern=_KEY)
-    name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=40)
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
-    timezone: str | None = Field(default=None, max_length=64)
-    location: str | None = Field(default=None, max_length=200)
+    external_id: Text = Field(min_length=1, max_length=200, pattern=_KEY)
+    name: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=320)
+    phone: Text | None = Field(default=None, max_length=40)
+    language: Text | None = Field(default=None, pattern=r"^[a-z]{2}$")
+    timezone: Text | None = Field(default=None, max_length=64)
+    location: Text | None = Field(default=None, max_length=200)
     fields: dict[str, Scalar] = Field(default_factory=dict)
 
     @field_validator("email")
@@ -90,27 +112,27 @@ class ContactIn(_In):
 class LeadCreatedData(_In):
     """Extra facts about a new lead."""
 
-    stage: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
-    source: str | None = Field(default=None, max_length=100)
+    stage: Text | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    source: Text | None = Field(default=None, max_length=100)
 
 
 class MessageReceivedData(_In):
     """A message the contact sent us."""
 
     channel: InboundChannel
-    text: str = Field(min_length=1, max_length=5000)
-    provider_message_id: str | None = Field(default=None, max_length=200)
+    text: Text = Field(min_length=1, max_length=5000)
+    provider_message_id: Text | None = Field(default=None, max_length=200)
 
 
 class StageChangedData(_In):
     """The contact moved to another pipeline stage."""
 
-    to: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    reason: str | None = Field(default=None, max_length=500)
+    to: Text = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    reason: Text | None = Field(default=None, max_length=500)
 
 
 class _EventBase(_In):
-    id: str | None = Field(default=None, min_length=1, max_length=200, pattern=_KEY)
+    id: Text | None = Field(default=None, min_length=1, max_length=200, pattern=_KEY)
     occurred_at: AwareDatetime
     contact: ContactIn
 

@@ -38,8 +38,12 @@ class SweepReport:
 
 
 def delivery_workflow_id(message_id: int, send_after: datetime | None) -> str:
-    """One release workflow per message per due-time (a message deferred again gets a new one)."""
-    stamp = send_after.strftime("%Y%m%dT%H%M") if send_after else "now"
+    """One release workflow per message per due-time (a message deferred again gets a new one).
+
+    The stamp keeps the due-time to the microsecond: a message deferred again within the same minute (a breaker's
+    cool-down of a few seconds) must not get the id of the release workflow that already ran.
+    """
+    stamp = send_after.strftime("%Y%m%dT%H%M%S.%f") if send_after else "now"
     return f"deliver:{message_id}:{stamp}"
 
 
