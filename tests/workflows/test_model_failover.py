@@ -38,7 +38,13 @@ def llm() -> Iterator[FakeLLMServer]:
 
 
 def _tenant(
-    env: Env, tmp_path: Path, server: FakeLLMServer, allow_fallback: bool, budgets: dict[str, Any] | None = None
+    env: Env,
+    tmp_path: Path,
+    server: FakeLLMServer,
+    allow_fallback: bool,
+    budgets: dict[str, Any] | None = None,
+    *,
+    local_last: bool = False,
 ) -> TenantRef:
     def edit(data: dict[str, Any]) -> None:
         if budgets is not None:
@@ -56,6 +62,8 @@ def _tenant(
                 "max_retries": 0,
             }
         ]
+        if local_last:
+            data["routing"]["tiers"]["capable"].append({"provider": "local"})
         data["routing"]["tasks"]["compose_outreach"] = {"tier": "capable", "allow_template_fallback": allow_fallback}
         data["routing"]["breaker"] = {"failure_threshold": 3, "cooldown_s": 60}
 
@@ -93,6 +101,38 @@ def test_outage_queues_50_leads_and_drains_each_exactly_once(env: Env, tmp_path:
             assert StatsRepository(session, tenant.id).model_waits() == {"sent": 50}
         bodies = {r.body["body"] for r in receiver.requests}
         assert bodies == {"Hola, gracias por escribir. Clases en vivo para niños."}  # the model's draft, not a template
+    finally:
+        receiver.stop()
+
+
+def test_local_last_in_the_tier_is_not_used_when_the_task_forbids_templates(
+    env: Env, tmp_path: Path, llm: FakeLLMServer
+) -> None:
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=False, local_last=True)
+    receiver = Receiver().start()
+    env.container.transports = TransportRouter(WebhookTransport(receiver.url, timeout_s=5))
+    try:
+        llm.set_outage(True)
+        report = ingest(env.container, tenant, [lead(f"l-{i}", f"lc-{i}") for i in range(5)], source="test")
+        results = [DBOS.retrieve_workflow(e.workflow_id).get_result() for e in report.accepted]
+        assert {r["status"] for r in results} == {"deferred"}
+        assert receiver.all_keys() == {}  # the {provider: local} entry is a template fallback: not allowed here
+        with transaction(env.container.sessions) as session:
+            assert StatsRepository(session, tenant.id).model_waits() == {"awaiting_model": 5}
+            from nightcrew.observe.repository import ActionRepository
+
+            waits = ActionRepository(session, tenant.id).outputs_of_kind("message.awaiting_model")
+        assert waits and all("template fallback in tier capable is not allowed" in r for _, r in waits)
+        env.clock.advance(timedelta(seconds=61))
+        run_sweep(env.container, tenant_id=tenant.id).wait()
+        assert receiver.all_keys() == {}  # still down: still waiting, still nothing sent
+        llm.set_outage(False)
+        for _ in range(6):
+            env.clock.advance(timedelta(seconds=61))
+            run_sweep(env.container, tenant_id=tenant.id).wait()
+        keys = receiver.acknowledged_keys()
+        assert set(keys) == {f"{tenant.slug}:l-{i}:send" for i in range(5)} and set(keys.values()) == {1}
+        assert {r.body["body"] for r in receiver.requests} == {"Hola, gracias por escribir. Clases en vivo para niños."}
     finally:
         receiver.stop()
 

@@ -169,6 +169,8 @@ class _Failures:
     rejected: ProviderError | None = None
     invalid: StructuredOutputError | None = None
     budget: str | None = None
+    # Tiers whose {provider: local} entry (after paid endpoints) was passed over: the task forbids templates.
+    templates_refused: list[str] = field(default_factory=list)
 
 
 class ModelRouter:
@@ -294,7 +296,7 @@ class ModelRouter:
         """Where ``task`` would go now, and whether anything it may use is up (no probe is spent)."""
         route = self.policy.route_for(task)
         tiers = [route.tier] if route.fallback is None else [route.tier, route.fallback]
-        available = route.allow_template_fallback or any(self.tier_available(t) for t in tiers)
+        available = route.allow_template_fallback or any(self.tier_available(t, templates=False) for t in tiers)
         return RoutePlan(
             task=task,
             tier=route.tier,
@@ -306,10 +308,16 @@ class ModelRouter:
             available=available,
         )
 
-    def tier_available(self, tier: str) -> bool:
-        """Whether some endpoint of ``tier`` would take a call now (local ones always would)."""
-        for config in self.policy.tiers[tier].endpoints:
-            if config.is_local or self._endpoints[config.key].breaker.state is not BreakerState.OPEN:
+    def tier_available(self, tier: str, *, templates: bool = True) -> bool:
+        """Whether some endpoint of ``tier`` would take a call now (local ones always would).
+
+        A local entry after paid endpoints is the template fallback: it counts only with ``templates``.
+        """
+        for position, config in enumerate(self.policy.tiers[tier].endpoints):
+            if config.is_local:
+                if position == 0 or templates:
+                    return True
+            elif self._endpoints[config.key].breaker.state is not BreakerState.OPEN:
                 return True
         return False
 
@@ -318,9 +326,11 @@ class ModelRouter:
         now = self._clock.now()
         candidates: list[datetime] = []
         for tier in tiers:
-            for config in self.policy.tiers[tier].endpoints:
+            for position, config in enumerate(self.policy.tiers[tier].endpoints):
                 if config.is_local:
-                    return now
+                    if position == 0:
+                        return now  # a local tier answers at once
+                    continue  # the template fallback: not what a waiting task waits for
                 runtime = self._endpoints[config.key]
                 at = runtime.breaker.retry_at()
                 # A closed breaker just failed us: give it one cool-down before asking again.
@@ -383,12 +393,22 @@ class ModelRouter:
         budget_note = self._budget_exceeded(call.context.tenant)
         budget_goes_local = self.policy.budgets.on_exceeded == "template"
         for tier_name in tiers:
-            for config in self.policy.tiers[tier_name].endpoints:
+            for position, config in enumerate(self.policy.tiers[tier_name].endpoints):
                 if config.is_local:
                     if local is None:
                         continue
-                    reason = "routed" if first_choice else "fallback to local: " + _summary(failures)
-                    return self._answer_locally(call, tier_name, request, local, first_choice, reason)
+                    if position == 0:
+                        # A local tier: nightcrew's own models are what the playbook routes this task (or its
+                        # named fallback tier) to.
+                        reason = "routed" if first_choice else "fallback to local: " + _summary(failures)
+                        return self._answer_locally(call, tier_name, request, local, first_choice, reason)
+                    # After paid endpoints, a local entry is the template fallback: only where the task allows it.
+                    if allow_template_fallback or (failures.budget is not None and budget_goes_local):
+                        return self._answer_locally(
+                            call, tier_name, request, local, False, "fallback to local: " + _summary(failures)
+                        )
+                    failures.templates_refused.append(tier_name)
+                    continue
                 if budget_note is not None and (config.input_per_mtok > 0 or config.output_per_mtok > 0):
                     failures.budget = budget_note
                     first_choice = False
@@ -683,6 +703,9 @@ def _summary(failures: _Failures) -> str:
         parts.append(f"invalid output: {failures.invalid.message}")
     if failures.budget is not None:
         parts.append(failures.budget)
+    if failures.templates_refused:
+        tiers = ", ".join(dict.fromkeys(failures.templates_refused))
+        parts.append(f"the local template fallback in tier {tiers} is not allowed for this task")
     return "; ".join(parts) or "no endpoint answered"
 
 
