@@ -6,9 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.support.playbooks import custom_playbook
+
+from nightcrew.ai.breaker import BreakerSnapshot, BreakerState
+from nightcrew.ai.ledger import CallRecord
+from nightcrew.ai.repository import DatabaseBreakers, DatabaseLedger
+from nightcrew.bootstrap import Container
+from nightcrew.config import Settings
+from nightcrew.migrations import upgrade
 
 EXE = str(Path(sys.executable).parent / "nightcrew")
 
@@ -41,6 +51,84 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
 def test_bad_settings_are_a_clear_error(tmp_path: Path) -> None:
     result = nightcrew("db", "upgrade", cwd=tmp_path, env={"NIGHTCREW_DATABASE_URL": "mysql://x"}, check=False)
     assert result.returncode == 2 and "database_url" in result.stderr
+
+
+def test_providers_shows_stored_breakers_and_only_the_tenants_calls(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/p.db"
+    upgrade(url)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["routing"]["tiers"]["capable"] = [
+            {"provider": "openai", "name": "shared", "base_url": "http://127.0.0.1:9/v1", "model": "m"},
+            {"provider": "local"},
+        ]
+
+    playbook = custom_playbook(tmp_path / "pb", edit)
+    container = Container(Settings(database_url=url, executor_id="cli-test"))
+    try:
+        for slug in ("alpha", "beta"):
+            container.ensure_tenant(slug, slug, playbook)
+        at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+        ledger = DatabaseLedger(container.sessions)
+        for i in range(3):
+            ledger.record(
+                CallRecord(
+                    call_id=f"a{i}",
+                    attempt=1,
+                    at=at + timedelta(minutes=i),
+                    task="compose_outreach",
+                    tier="capable",
+                    endpoint="shared",
+                    provider="openai",
+                    model="m",
+                    tenant="alpha",
+                    contact=None,
+                    outcome="failed",
+                    error="HTTP 503",
+                )
+            )
+        ledger.record(
+            CallRecord(
+                call_id="b",
+                attempt=1,
+                at=at + timedelta(minutes=5),
+                task="compose_outreach",
+                tier="capable",
+                endpoint="shared",
+                provider="openai",
+                model="m",
+                tenant="beta",
+                contact=None,
+                outcome="ok",
+            )
+        )
+        opened_at = datetime(2099, 1, 1, tzinfo=UTC)  # still open when the command runs
+        snapshot = BreakerSnapshot("shared", BreakerState.OPEN, 5, opened_at, opened_at + timedelta(minutes=2), 5, 0, 1)
+        DatabaseBreakers(container.sessions, "worker-1").transition(
+            "shared", "http://127.0.0.1:9/v1", snapshot, opened_at
+        )
+        other = BreakerSnapshot("shared", BreakerState.CLOSED, 0, None, None, 0, 1, 0)
+        DatabaseBreakers(container.sessions, "worker-2").transition("shared", "http://elsewhere:9/v1", other, opened_at)
+    finally:
+        container.close()
+    env = {"NIGHTCREW_DATABASE_URL": url}
+    alpha = {
+        r["endpoint"]: r
+        for r in json.loads(nightcrew("providers", "--tenant", "alpha", "--json", cwd=tmp_path, env=env).stdout)
+    }
+    beta = {
+        r["endpoint"]: r
+        for r in json.loads(nightcrew("providers", "--tenant", "beta", "--json", cwd=tmp_path, env=env).stdout)
+    }
+    assert alpha["shared"]["breaker"] == "open"
+    assert [b["executor_id"] for b in alpha["shared"]["breakers"]] == ["worker-1"]  # not another server's row
+    assert alpha["shared"]["breakers"][0]["failures_in_a_row"] == 5
+    assert (alpha["shared"]["failures_in_a_row"], alpha["shared"]["recent_calls"]) == (3, 3)  # beta's ok is not here
+    assert alpha["shared"]["status"] == "failing" and alpha["shared"]["last_success"] is None
+    assert (beta["shared"]["status"], beta["shared"]["recent_calls"]) == ("ok", 1)
+    assert alpha["local"]["breaker"] is None
+    table = nightcrew("providers", "--tenant", "alpha", cwd=tmp_path, env={**env, "COLUMNS": "250"}).stdout
+    assert "worker-1: open" in table
 
 
 def test_serve_refuses_to_run_without_an_api_key(tmp_path: Path) -> None:

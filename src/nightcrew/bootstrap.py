@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from nightcrew.ai.repository import DatabaseLedger
+from nightcrew.ai.repository import DatabaseBreakers, DatabaseLedger
 from nightcrew.ai.router import ModelRouter
 from nightcrew.channels.base import Transport
 from nightcrew.channels.router import TransportRouter
@@ -76,6 +76,8 @@ class Container:
         self.transports_overridden = transports is not None
         self._tenant_transports: dict[str, TransportRouter] = {}
         self.ledger = DatabaseLedger(self.sessions)
+        # Breakers live in each process; their transitions go to the database so any process can show them.
+        self.breakers = DatabaseBreakers(self.sessions, settings.executor_id)
         # Retry back-off sleeps; a fast-forwarded clock has no use for real waiting.
         self.sleeper: Callable[[float], None] = sleeper or (
             time.sleep if isinstance(self.clock, SystemClock) else _no_wait
@@ -288,6 +290,7 @@ class Container:
                     sink=self.ledger,
                     spend=self.ledger if policy.budgets.enabled else None,
                     sleeper=self.sleeper,
+                    breakers=self.breakers,
                 )
                 self._routers[key] = router
             return router

@@ -1,6 +1,6 @@
 """Imports every ORM model so the metadata is complete (Alembic and tests use it)."""
 
-from nightcrew.ai.models import ModelCall
+from nightcrew.ai.models import ModelCall, ProviderBreaker
 from nightcrew.channels.models import Message
 from nightcrew.crm.models import (
     ApiKey,
@@ -32,6 +32,7 @@ __all__ = [
     "ModelVersion",
     "Outcome",
     "PipelineStage",
+    "ProviderBreaker",
     "ReviewItem",
     "StageChange",
     "Tenant",

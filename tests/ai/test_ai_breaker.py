@@ -67,3 +67,38 @@ def test_a_probe_that_never_reports_back_does_not_wedge_the_endpoint() -> None:
     assert b.allow()
     clock.advance(timedelta(seconds=31))
     assert b.allow()  # a stale probe slot is handed out again after a cool-down
+
+
+def test_transitions_are_reported_once_each_not_per_call() -> None:
+    clock = FakeClock()
+    seen: list[tuple[BreakerState, int]] = []
+    b = CircuitBreaker(
+        "ep",
+        clock,
+        failure_threshold=3,
+        cooldown=timedelta(seconds=30),
+        on_transition=lambda s: seen.append((s.state, s.consecutive_failures)),
+    )
+    b.record_failure()
+    b.record_failure()
+    b.record_success()  # closed -> closed: not a transition
+    assert seen == []
+    for _ in range(3):
+        b.record_failure()
+    b.record_failure()  # a late failure while open restarts the cool-down but does not change state
+    assert not b.allow()
+    clock.advance(timedelta(seconds=30))
+    assert b.allow()  # open -> half_open, the probe
+    assert not b.allow()
+    b.record_failure()  # the probe failed: half_open -> open
+    clock.advance(timedelta(seconds=30))
+    assert b.allow()
+    b.record_success()  # half_open -> closed
+    b.record_success()
+    assert seen == [
+        (BreakerState.OPEN, 3),
+        (BreakerState.HALF_OPEN, 4),
+        (BreakerState.OPEN, 5),
+        (BreakerState.HALF_OPEN, 5),
+        (BreakerState.CLOSED, 0),
+    ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from nightcrew.ai.breaker import BreakerSnapshot
 from nightcrew.ai.ledger import CallRecord
-from nightcrew.ai.models import ModelCall
+from nightcrew.ai.models import ModelCall, ProviderBreaker
 from nightcrew.db import is_unique_violation, transaction
 from nightcrew.observe.metrics import COST, PROVIDER_CALLS, PROVIDER_LATENCY
 
@@ -75,14 +76,77 @@ class LedgerRepository:
         )
         return float(total or 0.0)
 
-    def recent_for_endpoint(self, endpoint: str, limit: int) -> Sequence[ModelCall]:
-        """An endpoint's latest attempts, newest first."""
+    def recent_for_endpoint(self, endpoint: str, limit: int, tenant: str | None = None) -> Sequence[ModelCall]:
+        """An endpoint's latest attempts (for one tenant, when given), newest first."""
+        query = select(ModelCall).where(ModelCall.endpoint == endpoint, ModelCall.outcome != "queued")
+        if tenant is not None:
+            query = query.where(ModelCall.tenant == tenant)
+        return self.session.scalars(query.order_by(ModelCall.at.desc(), ModelCall.id.desc()).limit(limit)).all()
+
+
+class BreakerRepository:
+    """Each process's last reported breaker state per endpoint (rows change only on transitions)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def save(self, endpoint: str, base_url: str, executor_id: str, snapshot: BreakerSnapshot, at: datetime) -> None:
+        """Store this process's breaker state for the endpoint (one row per endpoint and process)."""
+        values = {
+            "state": str(snapshot.state),
+            "failures": snapshot.consecutive_failures,
+            "times_opened": snapshot.times_opened,
+            "opened_at": snapshot.opened_at,
+            "retry_at": snapshot.retry_at,
+            "updated_at": at,
+        }
+        for _ in range(2):
+            row = self.session.scalar(
+                select(ProviderBreaker).where(
+                    ProviderBreaker.endpoint == endpoint,
+                    ProviderBreaker.base_url == base_url,
+                    ProviderBreaker.executor_id == executor_id,
+                )
+            )
+            if row is not None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                self.session.flush()
+                return
+            try:
+                with self.session.begin_nested():
+                    self.session.add(
+                        ProviderBreaker(endpoint=endpoint, base_url=base_url, executor_id=executor_id, **values)
+                    )
+                    self.session.flush()
+                return
+            except IntegrityError as exc:  # another thread of this process inserted it first: update that row
+                if not is_unique_violation(exc):
+                    raise
+
+    def for_endpoints(self, endpoints: Iterable[tuple[str, str]]) -> Sequence[ProviderBreaker]:
+        """The rows of these (endpoint, base_url) pairs, every process, latest change first."""
+        pairs = list(endpoints)
+        if not pairs:
+            return []
         return self.session.scalars(
-            select(ModelCall)
-            .where(ModelCall.endpoint == endpoint, ModelCall.outcome != "queued")
-            .order_by(ModelCall.at.desc(), ModelCall.id.desc())
-            .limit(limit)
+            select(ProviderBreaker)
+            .where(tuple_(ProviderBreaker.endpoint, ProviderBreaker.base_url).in_(pairs))
+            .order_by(ProviderBreaker.updated_at.desc(), ProviderBreaker.id.desc())
         ).all()
+
+
+class DatabaseBreakers:
+    """The router's BreakerSink: each transition is committed at once, in its own transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], executor_id: str) -> None:
+        self.sessions = sessions
+        self.executor_id = executor_id
+
+    def transition(self, endpoint: str, base_url: str, snapshot: BreakerSnapshot, at: datetime) -> None:
+        """Store the endpoint's breaker state after a change."""
+        with transaction(self.sessions) as session:
+            BreakerRepository(session).save(endpoint, base_url, self.executor_id, snapshot, at)
 
 
 class DatabaseLedger:

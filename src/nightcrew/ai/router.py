@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 import threading
 import time
@@ -13,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 
-from nightcrew.ai.breaker import BreakerSnapshot, BreakerState, CircuitBreaker
+from nightcrew.ai.breaker import BreakerSink, BreakerSnapshot, BreakerState, CircuitBreaker, Transition
 from nightcrew.ai.config import CLASSIFICATION_TASKS, COMPOSE_TASKS, EndpointConfig, RoutingPolicy, TaskName
 from nightcrew.ai.errors import (
     BudgetExceeded,
@@ -40,8 +42,10 @@ from nightcrew.ai.retry import Sleeper, retry_delay
 from nightcrew.ai.structured import Classification, Draft, Summary, complete_structured
 from nightcrew.clock import Clock
 from nightcrew.errors import ConfigurationError
+from nightcrew.observe.tracing import tracer
 
 T = TypeVar("T", bound=BaseModel)
+_log = logging.getLogger(__name__)
 ProviderFactory = Callable[[EndpointConfig], ModelProvider]
 LocalAnswer = Callable[[], T]
 
@@ -188,6 +192,7 @@ class ModelRouter:
         rng: random.Random | None = None,
         provider_factory: ProviderFactory | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        breakers: BreakerSink | None = None,
     ) -> None:
         if policy.budgets.enabled and spend is None:
             raise ConfigurationError("routing budgets are set but the router was given no spend reader")
@@ -198,6 +203,7 @@ class ModelRouter:
         self._sleep = sleeper
         self._rng = rng or random.Random()
         self._timer = timer
+        self._breakers = breakers
         factory = provider_factory or (lambda ep: build_provider(ep, env=env, clock=clock))
         self._endpoints: dict[str, _Endpoint] = {}
         self._tiers_of: dict[str, list[str]] = {}
@@ -208,9 +214,26 @@ class ModelRouter:
                 if config.is_local or config.key in self._endpoints:
                     continue
                 breaker = CircuitBreaker(
-                    config.key, clock, failure_threshold=policy.breaker.failure_threshold, cooldown=cooldown
+                    config.key,
+                    clock,
+                    failure_threshold=policy.breaker.failure_threshold,
+                    cooldown=cooldown,
+                    on_transition=self._transition_writer(config),
                 )
                 self._endpoints[config.key] = _Endpoint(config, factory(config), breaker)
+
+    def _transition_writer(self, config: EndpointConfig) -> Transition | None:
+        sink = self._breakers
+        if sink is None:
+            return None
+
+        def write(snapshot: BreakerSnapshot) -> None:
+            try:
+                sink.transition(config.key, config.resolved_base_url, snapshot, self._clock.now())
+            except Exception:  # a report of the breaker must never fail the call that moved it
+                _log.warning("could not store the breaker transition of %s", config.key, exc_info=True)
+
+        return write
 
     # public API
 
@@ -552,19 +575,41 @@ class ModelRouter:
                 raise error
             runtime.enter()
             started = self._timer()
-            try:
-                completion = runtime.provider.complete(request)
-            except ProviderError as exc:
-                error = exc
-            else:
-                runtime.breaker.record_success()
-                runtime.not_before = None
-                measured = (self._timer() - started) * 1000.0
-                latency = completion.reported_latency_ms if completion.reported_latency_ms is not None else measured
-                return completion, latency
-            finally:
-                runtime.leave()
-                runtime.slots.release()
+            # What the span may carry: where the call went and how it ended, never the prompt or a key.
+            with tracer().start_as_current_span(
+                "model.call",
+                attributes={
+                    "model.provider": config.provider,
+                    "model.name": config.model or "",
+                    "model.endpoint": config.key,
+                    "model.task": call.task,
+                    "model.tier": tier,
+                    "model.attempt": retry + 1,
+                },
+            ) as span:
+                try:
+                    completion = runtime.provider.complete(request)
+                except ProviderError as exc:
+                    error = exc
+                    span.set_attribute("model.outcome", exc.kind)
+                    span.set_status(StatusCode.ERROR, exc.kind)
+                else:
+                    span.set_attributes(
+                        {
+                            "model.outcome": "ok",
+                            "model.name": completion.model,
+                            "model.input_tokens": completion.input_tokens,
+                            "model.output_tokens": completion.output_tokens,
+                        }
+                    )
+                    runtime.breaker.record_success()
+                    runtime.not_before = None
+                    measured = (self._timer() - started) * 1000.0
+                    latency = completion.reported_latency_ms if completion.reported_latency_ms is not None else measured
+                    return completion, latency
+                finally:
+                    runtime.leave()
+                    runtime.slots.release()
             latency = (self._timer() - started) * 1000.0
             if error.retry_after_s is not None:
                 runtime.not_before = self._clock.now() + timedelta(seconds=error.retry_after_s)

@@ -224,24 +224,56 @@ def costs(
 
 @app.command()
 def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every model endpoint of the playbook: its tiers, and how its recent calls went (failing / ok)."""
+    """Every model endpoint of the tenant's playbook: its breaker in each worker, and the tenant's recent calls."""
     from rich.table import Table
 
+    from nightcrew.ai.repository import BreakerRepository
+    from nightcrew.clock import ensure_utc
     from nightcrew.observe.health import endpoint_health_from_ledger
 
     with opened(tenant) as (container, ref):
         router = container.router(ref)
         live = {h.endpoint: h for h in router.health()}
+        urls = {
+            config.key: config.resolved_base_url
+            for tier in router.policy.tiers.values()
+            for config in tier.endpoints
+            if not config.is_local
+        }
+        now = container.clock.now()
         with transaction(container.sessions) as session:
-            rows = endpoint_health_from_ledger(session, list(live))
+            rows = endpoint_health_from_ledger(session, list(live), tenant=ref.slug)
+            stored = BreakerRepository(session).for_endpoints(urls.items())
+            breakers: dict[str, list[dict[str, Any]]] = {}
+            for b in stored:
+                if urls.get(b.endpoint) != b.base_url:
+                    continue
+                # A circuit past its cool-down lets the next call through as a probe: it reads as half-open.
+                due = b.state == "open" and b.retry_at is not None and ensure_utc(b.retry_at) <= now
+                breakers.setdefault(b.endpoint, []).append(
+                    {
+                        "executor_id": b.executor_id,
+                        "state": "half_open" if due else b.state,
+                        "failures_in_a_row": b.failures,
+                        "times_opened": b.times_opened,
+                        "opened_at": b.opened_at.isoformat() if b.opened_at else None,
+                        "retry_at": b.retry_at.isoformat() if b.retry_at else None,
+                        "changed_at": b.updated_at.isoformat(),
+                    }
+                )
+    severity = {"open": 2, "half_open": 1, "closed": 0}
     for row in rows:
         health = live[row["endpoint"]]
+        per_worker = breakers.get(row["endpoint"], [])
+        worst = max(per_worker, key=lambda b: severity.get(b["state"], 0), default=None)
         row.update(
             provider=health.provider,
             model=health.model,
             tiers=list(health.tiers),
             max_concurrency=health.max_concurrency,
             simulated=health.simulated,
+            breaker=None if health.provider == "local" else (worst["state"] if worst else "closed"),
+            breakers=per_worker,
         )
     if as_json:
         print(json.dumps(rows))
@@ -251,10 +283,12 @@ def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option
         "provider",
         "model",
         "tiers",
-        "status",
+        "breaker",
+        "per worker",
+        "calls",
         "failures in a row",
         "last success",
-        title="Model endpoints (breakers live in each worker; this reads the shared ledger)",
+        title=f"Model endpoints of {ref.slug} (breakers as last changed in each worker; calls of this tenant)",
         title_justify="left",
     )
     for row in rows:
@@ -263,6 +297,8 @@ def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option
             row["provider"],
             row["model"] or "",
             ",".join(row["tiers"]),
+            row["breaker"] or "-",
+            "; ".join(f"{b['executor_id']}: {b['state']}" for b in row["breakers"]),
             row["status"],
             str(row["failures_in_a_row"]),
             row["last_success"] or "",

@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
 
-def endpoint_health_from_ledger(session: Session, endpoints: list[str], window: int = 20) -> list[dict[str, Any]]:
-    """Each endpoint's recent record in the ledger: consecutive failures, last success, how it is doing."""
+def endpoint_health_from_ledger(
+    session: Session, endpoints: list[str], window: int = 20, tenant: str | None = None
+) -> list[dict[str, Any]]:
+    """Each endpoint's recent record in the ledger (one tenant's calls, when given): failures in a row, last success."""
     rows = []
     for endpoint in endpoints:
-        recent = LedgerRepository(session).recent_for_endpoint(endpoint, window)
+        recent = LedgerRepository(session).recent_for_endpoint(endpoint, window, tenant)
         streak = 0
         for call in recent:
             if call.outcome in ("ok", "fell_back"):
