@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
+    # A `nightcrew worker` serves /metrics on this port (off by default; the API serves its own on its port).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Integrations of the single-tenant install (a multi-tenant install sets them per tenant; see tenants set).
     public_base_url: str | None = None

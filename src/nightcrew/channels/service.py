@@ -15,6 +15,7 @@ from nightcrew.crm.models import Contact
 from nightcrew.errors import ChannelError
 from nightcrew.observe import audit
 from nightcrew.observe.metrics import MESSAGES_SENT, SEND_FAILURES
+from nightcrew.observe.tracing import send_span
 from nightcrew.playbook.schemas import Playbook
 
 
@@ -67,12 +68,13 @@ def outbound(message: Message, tenant_slug: str, contact_external_id: str) -> Ou
 
 
 def transmit(transport: Transport, message: OutboundMessage) -> Delivery:
-    """Hand one message to its transport, counting successes and failures."""
-    try:
-        delivery = transport.send(message)
-    except ChannelError:
-        SEND_FAILURES.labels(channel=message.channel, transport=transport.name).inc()
-        raise
+    """Hand one message to its transport, counting successes and failures, in a span of its own."""
+    with send_span(message.channel, transport.name, message.metadata.get("message_id"), message.idempotency_key):
+        try:
+            delivery = transport.send(message)
+        except ChannelError:
+            SEND_FAILURES.labels(channel=message.channel, transport=transport.name).inc()
+            raise
     MESSAGES_SENT.labels(channel=message.channel, transport=transport.name).inc()
     return delivery
 

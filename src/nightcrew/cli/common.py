@@ -54,7 +54,8 @@ def prepare(settings: Settings) -> Any:
     from nightcrew.observe.tracing import configure_tracing
 
     configure_logging(settings.log_level, json_lines=settings.log_json, redact=settings.redact_logs)
-    configure_tracing("none")
+    # Before anything opens a span: NIGHTCREW_TRACE_EXPORTER decides where serve's and worker's spans go.
+    configure_tracing(settings.trace_exporter, settings.otlp_endpoint)
     upgrade(settings.database_url)
     container = build_container(settings)
     container.ensure_tenant(settings.default_tenant)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,6 +89,12 @@ def serve(
 @app.command()
 def worker(
     executor_id: Annotated[str | None, typer.Option(help="Unique, stable id of this worker process.")] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve this worker's Prometheus /metrics on this port (NIGHTCREW_METRICS_PORT)."
+        ),
+    ] = None,
 ) -> None:
     """Run a worker: consume the queues and recover this executor's unfinished workflows."""
     import signal
@@ -98,10 +105,14 @@ def worker(
     settings = settings_or_exit()
     if executor_id:
         settings = settings.model_copy(update={"executor_id": executor_id})
+    if metrics_port:
+        settings = settings.model_copy(update={"metrics_port": metrics_port})
     try:
         container = prepare(settings)
     except NightcrewError as exc:
         raise fail(exc) from exc
+    # Before launching: a port already taken stops the worker before it claims any work.
+    stop_metrics = _worker_metrics(container, settings.metrics_port) if settings.metrics_port else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -114,8 +125,29 @@ def worker(
     try:
         stop.wait()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         runtime.shutdown()
         container.close()
+
+
+def _worker_metrics(container: Any, port: int) -> Callable[[], None]:
+    """Serve the worker's counters (and fresh gauges) for Prometheus; an API-only process never sees them."""
+    from nightcrew.db import transaction
+    from nightcrew.observe.health import refresh_gauges
+    from nightcrew.observe.metrics import serve_metrics
+
+    def refresh() -> None:
+        with transaction(container.sessions) as session:
+            refresh_gauges(container, session, container.clock.now())
+
+    try:
+        stop = serve_metrics(port, refresh=refresh)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot serve metrics on port {port}: {exc.strerror or exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"metrics on http://0.0.0.0:{port}/metrics")
+    return stop
 
 
 @app.command()

@@ -1,8 +1,13 @@
-"""Prometheus metrics: one registry per process, read by GET /metrics."""
+"""Prometheus metrics: one registry per process, read by GET /metrics (or a worker's metrics port)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable, Iterable
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -50,3 +55,39 @@ STEP_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+class _RefreshedRegistry(Collector):
+    """REGISTRY as seen by a scrape: the gauges are brought up to date first."""
+
+    def __init__(self, refresh: Callable[[], None]) -> None:
+        self.refresh = refresh
+
+    def _refreshed(self) -> None:
+        try:
+            self.refresh()
+        except Exception as exc:  # the counters are still worth scraping when the database is away
+            structlog.get_logger("nightcrew.metrics").warning("metrics.refresh_failed", error=type(exc).__name__)
+
+    def collect(self) -> Iterable[Metric]:
+        self._refreshed()
+        return REGISTRY.collect()
+
+    def restricted_registry(self, names: Iterable[str]) -> Collector:
+        """Only the metrics named (Prometheus's ``name[]`` parameter)."""
+        self._refreshed()
+        restricted: Collector = REGISTRY.restricted_registry(names)
+        return restricted
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0", refresh: Callable[[], None] | None = None) -> Callable[[], None]:
+    """Serve REGISTRY over HTTP on ``port`` from a daemon thread (a worker's /metrics); returns how to stop it."""
+    registry: Collector = _RefreshedRegistry(refresh) if refresh else REGISTRY
+    server, thread = start_http_server(port, addr=addr, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
