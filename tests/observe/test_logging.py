@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import structlog
@@ -55,3 +56,55 @@ def test_context_ids_are_merged(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_redact_text() -> None:
     assert redact_text("mail me: a.b@x.co, phone +55 11 98765-4321") == "mail me: [email], phone [phone]"
+
+
+def test_nightcrew_api_keys_in_free_text_are_redacted_but_their_listed_prefix_is_not() -> None:
+    key = "nck_" + "Zx9-_aB3" * 5 + "q-w"  # the shape issue_key makes: nck_ and 43 URL-safe characters
+    assert redact_text(f"retry with {key} please") == "retry with [secret] please"
+    assert redact_text(f"Authorization: Bearer {key}") == "Authorization: Bearer [secret]"
+    assert redact_text("key #3 prefix nck_Zx9-_a") == "key #3 prefix nck_Zx9-_a"
+
+
+def test_stdlib_loggers_are_json_lines_with_the_same_redaction(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=True, redact=True)
+    key = "nck_" + "k" * 43
+    structlog.contextvars.bind_contextvars(request_id="req-7")
+    try:
+        logging.getLogger("httpx").info("HTTP Request: POST https://crm.example/contacts?email=ana@example.com")
+        logging.getLogger("uvicorn.error").warning("client sent %s from +57 300 123 4567", key)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    httpx_line, uvicorn_line = lines[-2:]
+    assert httpx_line == {
+        "event": "HTTP Request: POST https://crm.example/contacts?email=[email]",
+        "logger": "httpx",
+        "level": "info",
+        "request_id": "req-7",
+        "timestamp": httpx_line["timestamp"],
+    }
+    assert uvicorn_line["event"] == "client sent [secret] from [phone]"
+    assert uvicorn_line["logger"] == "uvicorn.error" and uvicorn_line["level"] == "warning"
+
+
+def test_stdlib_tracebacks_are_redacted_and_levels_filtered(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING", json_lines=True, redact=True)
+    try:
+        logging.getLogger("httpx").info("not shown")
+        try:
+            raise ValueError("no contact ana@example.com")
+        except ValueError:
+            logging.getLogger("dbos.like").exception("step failed")
+    finally:
+        configure_logging("INFO", json_lines=True, redact=True)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line["event"] for line in lines] == ["step failed"]
+    assert "ValueError: no contact [email]" in lines[0]["exception"]
+    assert "ana@example.com" not in json.dumps(lines)
+
+
+def test_configuring_twice_keeps_one_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=True, redact=True)
+    configure_logging("INFO", json_lines=True, redact=True)
+    logging.getLogger("httpx").warning("once")
+    assert len([line for line in capsys.readouterr().err.splitlines() if '"event": "once"' in line]) == 1

@@ -83,6 +83,8 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
+        # uvicorn's own handlers would print plain, unredacted lines: its loggers go through ours instead.
+        log_config=None,
     )
 
 

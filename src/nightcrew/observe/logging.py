@@ -15,12 +15,16 @@ from nightcrew.observe.tracing import current_trace_id
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 _SECRET = re.compile(r"(?i)\b(sk-[a-z0-9_-]{8,}|sk-ant-[a-z0-9_-]{8,}|bearer\s+[a-z0-9._-]{8,}|[a-f0-9]{32,})\b")
+# nightcrew's own API keys (crm/keys.py): "nck_" and 43 URL-safe characters. No trailing \b: a key may end in "-".
+# The 10-character prefix `keys list` shows stays readable.
+_NIGHTCREW_KEY = re.compile(r"\bnck_[A-Za-z0-9_-]{8,}")
 _BODY_KEYS = {"text", "body", "draft", "message", "inbound", "content"}
 _SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token", "auth_token"}
 
 
 def redact_text(value: str) -> str:
     """Mask emails, phone numbers and things that look like keys."""
+    value = _NIGHTCREW_KEY.sub("[secret]", value)
     value = _SECRET.sub("[secret]", value)
     value = _EMAIL.sub("[email]", value)
     return _PHONE.sub("[phone]", value)
@@ -56,24 +60,53 @@ def _add_trace_id(_logger: Any, _method: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is when a record arrives (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never take the process down
+            self.handleError(record)
+
+
+_HANDLER_NAME = "nightcrew"
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = True, redact: bool = True) -> None:
-    """Configure structlog and route stdlib logging through it."""
-    processors: list[Any] = [
+    """Configure structlog and route stdlib logging (uvicorn, httpx, ...) through the same redacting chain."""
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_id,
+        # Before redaction, so a traceback's text is redacted like any other field.
+        structlog.processors.format_exc_info,
     ]
     if redact:
-        processors.append(redacting_processor)
-    processors.append(structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer())
+        shared.append(redacting_processor)
+    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=processors,
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    handler = _StderrHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    # Configuring again (tests, a command after another) replaces the handler rather than adding a second.
+    for existing in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
 
 
 def get_logger(name: str = "nightcrew") -> Any:
