@@ -75,9 +75,27 @@ def test_approving_an_edit_that_still_promises_is_refused(env: Env, tenant: Tena
         headers=AUTH,
     )
     assert refused.status_code == 422
-    assert any("claims" in r for r in refused.json()["details"])
+    assert any("claims" in r for r in refused.json()["details"]), refused.json()
     assert client.get(f"/v1/review/{item['id']}", headers=AUTH).json()["status"] == "open"
     assert sent(env) == []
+
+
+def test_approving_the_draft_as_it_stands_settles_its_review_verdicts_and_sends_it_once(
+    env: Env, tenant: TenantRef, client: TestClient
+) -> None:
+    _lead_into_review(env, tenant, 5, phone=None, email="ana5@example.com")
+    [item] = client.get("/v1/review", headers=AUTH).json()["items"]
+    approved = client.post(f"/v1/review/{item['id']}/approve", json={"note": "ok for this family"}, headers=AUTH)
+    assert approved.status_code == 200, approved.text
+    wait_for_review_send(item["id"])
+    [line] = sent(env)
+    assert "garantizamos" in line["body"]  # the operator made these claims a person's call, and the person said yes
+    timeline = client.get("/v1/contacts/c-r5/timeline", headers=AUTH).json()
+    [decision] = [
+        i["action"] for i in timeline["items"] if i["type"] == "action" and i["action"]["kind"] == "review.approved"
+    ]
+    assert any(r.startswith("claims:") for r in decision["output"]["approved_over"])
+    assert "over: claims:" in decision["reason"]
 
 
 def test_approving_clean_edit_sends_once_and_stores_the_correction(

@@ -10,10 +10,12 @@ import pytest
 from dbos import DBOS
 from tests.conftest import Env
 from tests.support.events import lead
+from tests.support.playbooks import custom_playbook
 
 from nightcrew.db import transaction
 from nightcrew.intelligence.segments import save_model, train_segment_model
 from nightcrew.observe.service import AuditQueries
+from nightcrew.review.repository import ReviewRepository
 from nightcrew.simulate.history import generate_history
 from nightcrew.workflows.dispatch import ingest
 
@@ -91,3 +93,34 @@ def test_refused_model_never_becomes_active(env: Env, tmp_path: Path) -> None:
         c.name for c in decision.failed
     }
     assert env.container.models.active_lead_model(env.tenant) is None
+
+
+def test_a_lead_the_model_is_unsure_about_goes_to_review_not_to_the_contact(
+    env: Env, trained: tuple[Any, Any], tmp_path: Path
+) -> None:
+    def unsure_below_99(data: dict[str, Any]) -> None:
+        data["thresholds"]["segment_confidence"] = 0.99
+
+    tenant = env.container.ensure_tenant(
+        f"{env.tenant.slug}u", "Unsure tenant", custom_playbook(tmp_path / "pb", unsure_below_99)
+    )
+    result, info = trained
+    with transaction(env.container.sessions) as session:
+        row = env.container.registry.register_lead_model(
+            session, tenant.id, result, info, target="enrolled", now=env.clock.now()
+        )
+        assert env.container.registry.promote_lead_model(
+            session, tenant.id, row.version, now=env.clock.now(), strict_accuracy=False
+        ).allowed
+    fields = {"child_age": 8, "country": "MX", "inquiry_type": "english_course", "source": "instagram"}
+    report = ingest(env.container, tenant, [lead("evt-u1", "c-u1", fields=fields)], source="test")
+    outcome = DBOS.retrieve_workflow(report.accepted[0].workflow_id).get_result()
+    assert outcome["status"] == "done" and outcome["verdict"] == "review"
+    with transaction(env.container.sessions) as session:
+        actions = AuditQueries().event_with_actions(session, tenant.id, "evt-u1")["actions"]
+        [item] = ReviewRepository(session, tenant.id).list("open", limit=10, offset=0)
+        assert item.kind == "message" and item.message_id is not None
+    [classified] = [a for a in actions if a["kind"] == "lead.classified"]
+    [verdict] = [a for a in actions if a["kind"] == "guardrail.verdict"]
+    assert f"segment confidence {classified['confidence']:.2f} < 0.99" in verdict["reason"]
+    assert not any(a["kind"] == "message.sent" for a in actions)

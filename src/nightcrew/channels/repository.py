@@ -63,6 +63,22 @@ class OutboxRepository:
             .order_by(Message.created_at, Message.id)
         ).all()
 
+    def unsent_for_contact(
+        self, contact_id: int, purposes: Sequence[str], statuses: Sequence[str]
+    ) -> Sequence[Message]:
+        """A contact's messages of these purposes still in one of ``statuses`` (not sent, not final), oldest first."""
+        return self.session.scalars(
+            select(Message)
+            .where(
+                Message.tenant_id == self.tenant_id,
+                Message.contact_id == contact_id,
+                Message.purpose.in_(purposes),
+                Message.status.in_(statuses),
+            )
+            .order_by(Message.created_at, Message.id)
+            .with_for_update()
+        ).all()
+
     def last_sent_message(self, contact_id: int) -> Message | None:
         """The latest message actually sent to a contact."""
         return self.session.scalar(

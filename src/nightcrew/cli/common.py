@@ -83,7 +83,9 @@ def opened(tenant: str | None = None) -> Iterator[tuple[Any, Any]]:
     require_schema(settings)
     container = build_container(settings)
     try:
-        yield container, container.tenant(tenant or settings.default_tenant)
+        slug = tenant or settings.default_tenant
+        # A single-tenant install's one tenant exists from the first command on (serve would create it too).
+        yield container, container.ensure_tenant(slug) if slug == settings.default_tenant else container.tenant(slug)
     except NightcrewError as exc:
         raise fail(exc) from exc
     finally:

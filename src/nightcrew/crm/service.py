@@ -8,10 +8,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from nightcrew.channels.repository import WAITING_STATUSES, OutboxRepository
 from nightcrew.crm.models import Contact, FollowUp, StageChange
 from nightcrew.crm.repository import ContactRepository, FollowUpRepository, StageRepository
 from nightcrew.guardrails.places import resolve_country
+from nightcrew.observe import audit
 from nightcrew.playbook.schemas import Playbook
+from nightcrew.review.repository import ReviewRepository
 
 _COUNTRY_LANGUAGE = {
     **dict.fromkeys(("BR", "PT", "AO", "MZ"), "pt"),
@@ -43,6 +46,8 @@ _COUNTRY_LANGUAGE = {
     ),
 }
 _CORE_FIELDS = ("name", "email", "phone", "language", "timezone", "location")
+# Messages the agent decided to send on its own initiative; a reply, booking or opt-out makes them stale.
+AUTOMATED_PURPOSES = ("outreach", "followup")
 
 
 def resolve_language(contact: Mapping[str, Any], playbook: Playbook) -> tuple[str, str]:
@@ -205,9 +210,79 @@ class ContactService:
         contact.updated_at = now
         return change
 
-    def stop_followups(self, session: Session, tenant_id: int, contact_id: int, reason: str, now: datetime) -> int:
-        """Cancel the contact's pending follow-ups (a reply, booking or opt-out stops a sequence)."""
-        return FollowUpRepository(session, tenant_id).cancel_active(contact_id, reason, now)
+    def stop_followups(
+        self,
+        session: Session,
+        tenant_id: int,
+        contact_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        withdraw: Sequence[str] = AUTOMATED_PURPOSES,
+    ) -> int:
+        """Cancel the contact's pending follow-ups (a reply, booking or opt-out stops a sequence), and withdraw the
+        automated messages of ``withdraw`` purposes that still wait (for allowed hours, a model or a reviewer):
+        a touch written before the contact replied or booked must not go out after it."""
+        stopped = FollowUpRepository(session, tenant_id).cancel_active(contact_id, reason, now)
+        self.withdraw_unsent(session, tenant_id, contact_id, reason, now, purposes=withdraw)
+        return stopped
+
+    def withdraw_unsent(
+        self,
+        session: Session,
+        tenant_id: int,
+        contact_id: int,
+        reason: str,
+        now: datetime,
+        *,
+        purposes: Sequence[str],
+        only_message_id: int | None = None,
+    ) -> list[int]:
+        """Withdraw the contact's unsent messages of these purposes (and close their review items); their ids."""
+        withdrawn: list[int] = []
+        if not purposes:
+            return withdrawn
+        reviews = ReviewRepository(session, tenant_id)
+        unsent = OutboxRepository(session, tenant_id).unsent_for_contact(
+            contact_id, purposes, (*WAITING_STATUSES, "review")
+        )
+        for message in unsent:
+            if only_message_id is not None and message.id != only_message_id:
+                continue
+            previous = message.status
+            message.status, message.error, message.updated_at = "withdrawn", reason, now
+            for item in reviews.open_for_message(message.id):
+                item.status, item.decided_at, item.decided_by, item.decision_note = (
+                    "withdrawn",
+                    now,
+                    "nightcrew",
+                    reason,
+                )
+            audit.record(
+                session,
+                tenant_id,
+                kind="message.withdrawn",
+                step="message.withdraw",
+                now=now,
+                contact_id=contact_id,
+                event_key=message.event_key,
+                dedupe_key=f"message:{message.id}:withdrawn",
+                input={"message_id": message.id, "purpose": message.purpose, "was": previous},
+                output={"status": "withdrawn"},
+                reason=f"not sent: {reason} while it waited ({previous})",
+            )
+            withdrawn.append(message.id)
+        return withdrawn
+
+    def postpone_cold_check(
+        self, session: Session, tenant_id: int, contact_id: int, now: datetime, due: datetime
+    ) -> FollowUp | None:
+        """The lead progressed (another open stage): a pending cold check counts from now; None when none waits."""
+        active = FollowUpRepository(session, tenant_id).active_for_contact(contact_id)
+        if active is None or active.status != "pending" or active.kind != "cold_check":
+            return None
+        active.due_at, active.updated_at = max(active.due_at, due), now
+        return active
 
     def start_cold_clock(
         self,

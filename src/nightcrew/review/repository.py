@@ -46,6 +46,18 @@ class ReviewRepository:
             query = query.with_for_update()
         return self.session.scalar(query)
 
+    def open_for_message(self, message_id: int) -> Sequence[ReviewItem]:
+        """The open items holding this message."""
+        return self.session.scalars(
+            select(ReviewItem)
+            .where(
+                ReviewItem.tenant_id == self.tenant_id,
+                ReviewItem.message_id == message_id,
+                ReviewItem.status == "open",
+            )
+            .with_for_update()
+        ).all()
+
     def list(self, status: str | None, *, limit: int, offset: int) -> Sequence[ReviewItem]:
         """Items by status, oldest deadline first for open ones."""
         query = select(ReviewItem).where(ReviewItem.tenant_id == self.tenant_id)

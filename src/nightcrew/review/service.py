@@ -117,6 +117,7 @@ class ReviewService:
         """Approve an item; an edited draft is re-checked and refused when the guardrails refuse it."""
         item = self._open_item(session, tenant_id, item_id)
         message = OutboxRepository(session, tenant_id).get(item.message_id) if item.message_id else None
+        overridden: list[str] = []
         if message is not None:
             final = (text or item.draft or message.body).strip()
             if not final:
@@ -126,6 +127,7 @@ class ReviewService:
                 raise ValidationFailed(
                     f"the text does not pass the guardrails ({result.verdict})", details=result.reasons
                 )
+            overridden = [r for r in result.reasons if not r.startswith("confidence:")]
             message.body = result.text or final
             message.status = "deferred" if result.verdict == "defer" else "pending"
             message.send_after = result.until if result.verdict == "defer" else message.send_after
@@ -147,8 +149,11 @@ class ReviewService:
                 "message_id": item.message_id,
                 "status": message.status if message else None,
                 "correction": item.correction,
+                "approved_over": overridden,
             },
-            reason=f"approved by {reviewer}" + (f": {note}" if note else ""),
+            reason=f"approved by {reviewer}"
+            + (f": {note}" if note else "")
+            + (f" (over: {'; '.join(overridden)})" if overridden else ""),
         )
         return item, message
 

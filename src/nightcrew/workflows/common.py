@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -80,7 +81,26 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
             }
         contact = ContactRepository(session, tenant_id).get(message.contact_id)
         assert contact is not None
+        if contact.consent == "opted_out" and message.purpose != "opt_out_confirmation":
+            # The opt-out arrived after this message passed its checks: it is not sent, whatever it is.
+            message.status, message.error, message.updated_at = "blocked", "the contact opted out", c.clock.now()
+            audit.record(
+                session,
+                tenant_id,
+                kind="message.blocked",
+                step="message.send",
+                now=c.clock.now(),
+                workflow_id=DBOS.workflow_id,
+                event_key=event_key,
+                contact_id=contact.id,
+                dedupe_key=f"message:{message.id}:blocked-at-send",
+                input={"message_id": message.id, "purpose": message.purpose},
+                output={"status": "blocked"},
+                reason="consent withdrawn after the guardrails passed this message: not sent",
+            )
+            return {"status": "blocked", "already": False, "sent_at": None}
         envelope = outbound(message, tenant.slug, contact.external_id)
+    started = time.perf_counter()
     transport = c.transports_for(tenant).for_channel(envelope.channel)
     # Outside any transaction: a slow channel must not hold a database lock.
     delivery = transmit(transport, envelope)
@@ -113,6 +133,7 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
                 "plan": message.plan,
             },
             reason=f"sent via {delivery.transport} as {message.channel}",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
     return {"status": "sent", "already": False, "sent_at": now.isoformat()}
 
@@ -147,6 +168,7 @@ def fail_message(tenant_id: int, message_id: int, error: str, event_key: str | N
 def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_key: str | None) -> dict[str, Any]:
     """After an outbound message, the lead counts as cold if nothing happens within the playbook's wait."""
     c = container()
+    started = time.perf_counter()
     now = c.clock.now()
     playbook = c.playbook(c.tenant_by_id(tenant_id))
     with transaction(c.sessions) as session:
@@ -169,6 +191,7 @@ def schedule_followup(tenant_id: int, contact_id: int, message_id: int, event_ke
             input={"message_id": message_id, "wait_hours": playbook.followup.wait_hours},
             output={"followup_id": followup.id, "due_at": due.isoformat()},
             reason=f"cold check due {playbook.followup.wait_hours:g} h after the message if nothing happens",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
         return {"scheduled": True, "followup_id": followup.id, "due_at": due.isoformat()}
 
@@ -178,9 +201,9 @@ def send_and_follow_up(
 ) -> None:
     """Send the message once; record a failure for the operator; then start the cold-lead clock."""
     try:
-        deliver(tenant_id, message_id, event_key)
+        sent = deliver(tenant_id, message_id, event_key)
     except Exception as exc:
         fail_message(tenant_id, message_id, str(exc), event_key)
         raise
-    if follow_up:
+    if follow_up and sent["status"] == "sent":
         schedule_followup(tenant_id, contact_id, message_id, event_key)

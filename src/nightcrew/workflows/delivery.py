@@ -8,10 +8,13 @@ from typing import Any
 from dbos import DBOS
 
 from nightcrew.channels.repository import OutboxRepository
+from nightcrew.crm.followups import stop_cause
 from nightcrew.crm.repository import ContactRepository
+from nightcrew.crm.service import AUTOMATED_PURPOSES
 from nightcrew.db import transaction
 from nightcrew.guardrails.context import Confidence
 from nightcrew.observe import audit
+from nightcrew.playbook.schemas import STOP_CAUSES
 from nightcrew.workflows.common import finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.outbound import compose_now, record_verdict
 from nightcrew.workflows.runtime import container, step
@@ -102,6 +105,28 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
                 tier=draft["tier"],
                 cost_usd=draft["cost_usd"],
             )
+        if message.purpose in AUTOMATED_PURPOSES:
+            # A reply, booking, hand-off or final stage that came while it waited makes an automated touch stale.
+            stopped = stop_cause(
+                c.playbook(tenant),
+                consent=contact.consent,
+                human_takeover=contact.human_takeover,
+                stage=contact.stage,
+                last_inbound_at=contact.last_inbound_at,
+                since=message.created_at,
+                allowed=STOP_CAUSES,
+            )
+            if stopped is not None:
+                c.contacts.withdraw_unsent(
+                    session,
+                    tenant_id,
+                    contact.id,
+                    stopped[1],
+                    now,
+                    purposes=(message.purpose,),
+                    only_message_id=message.id,
+                )
+                return _snapshot(message)
         # Consent, caps and hours may have changed while the message waited: check everything again.
         record_verdict(
             c,
@@ -112,7 +137,7 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
             draft,
             purpose=message.purpose,  # type: ignore[arg-type]
             now=now,
-            confidence=Confidence(),
+            confidence=Confidence.model_validate((message.plan_context or {}).get("confidence") or {}),
             step_name="delivery.release",
             wid=wid,
             event_key=message.event_key,

@@ -14,7 +14,7 @@ from nightcrew.channels.repository import OutboxRepository
 from nightcrew.compose.plans import pick_plan
 from nightcrew.crm.assignment import assign_team
 from nightcrew.crm.repository import ContactRepository, contact_values
-from nightcrew.crm.service import resolve_language
+from nightcrew.crm.service import AUTOMATED_PURPOSES, resolve_language
 from nightcrew.db import transaction
 from nightcrew.guardrails.places import resolve_country
 from nightcrew.intelligence.intents import INTENTS, OPT_OUT, OTHER
@@ -196,7 +196,9 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
         if assigned.handoff:
             # A person takes the conversation: automated sequences stop for this contact.
             contact.human_takeover = True
-            c.contacts.stop_followups(session, tenant_id, contact.id, "a person took over", now)
+            c.contacts.stop_followups(
+                session, tenant_id, contact.id, "a person took over", now, withdraw=(*AUTOMATED_PURPOSES, "reply")
+            )
         reasons = [assigned.reason]
         if intent == OTHER:
             reasons.append(f"intent unclear (confidence {understood['confidence']:.2f})")
@@ -253,7 +255,14 @@ def withdraw_consent(tenant_id: int, event_key: str, contact_id: int, text: str,
         contact = ContactRepository(session, tenant_id).get(contact_id, for_update=True)
         assert contact is not None
         contact.consent, contact.consent_updated_at, contact.updated_at = "opted_out", now, now
-        stopped = c.contacts.stop_followups(session, tenant_id, contact.id, "the contact opted out", now)
+        stopped = c.contacts.stop_followups(
+            session,
+            tenant_id,
+            contact.id,
+            "the contact opted out",
+            now,
+            withdraw=(*AUTOMATED_PURPOSES, "reply", "confirmation"),
+        )
         window = c.playbook(c.tenant_by_id(tenant_id)).attribution.window_hours
         record_outcome(
             session,

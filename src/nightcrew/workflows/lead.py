@@ -24,6 +24,7 @@ from nightcrew.workflows.runtime import container, current_traceparent, step
 def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Create the contact or update it with what the event adds."""
     c = container()
+    started = time.perf_counter()
     now = c.clock.now()
     tenant = c.tenant_by_id(tenant_id)
     playbook = c.playbook(tenant)
@@ -52,6 +53,7 @@ def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> d
             },
             output={"created": created, "stage": contact.stage},
             reason="new contact" if created else "existing contact updated",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
         return contact_values(contact)
 
@@ -106,6 +108,7 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
 def choose_plan(tenant_id: int, event_key: str, contact: dict[str, Any], segment: str) -> dict[str, Any]:
     """Pick the message plan for segment x stage x language."""
     c = container()
+    started = time.perf_counter()
     now = c.clock.now()
     playbook = c.playbook(c.tenant_by_id(tenant_id))
     language, language_reason = resolve_language(contact, playbook)
@@ -134,6 +137,7 @@ def choose_plan(tenant_id: int, event_key: str, contact: dict[str, Any], segment
             output=chosen,
             reason=f"most specific plan for segment={segment}, stage={contact['stage']}; "
             f"language {language} ({language_reason})",
+            duration_ms=(time.perf_counter() - started) * 1000,
         )
     return chosen
 

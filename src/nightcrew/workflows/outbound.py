@@ -20,7 +20,7 @@ from nightcrew.guardrails.context import Confidence, Purpose
 from nightcrew.guardrails.verdict import VerdictKind
 from nightcrew.observe import audit
 from nightcrew.workflows.common import workflow_id
-from nightcrew.workflows.runtime import container, step
+from nightcrew.workflows.runtime import container, model_queue, step
 
 SEND_STEP = "send"
 TASK_FOR_PURPOSE: dict[str, TaskName] = {
@@ -227,6 +227,11 @@ def _message(
     )
 
 
+def waiting_queue(c: Container, tenant_id: int, purpose: str) -> str:
+    """The queue a message parked for a model drains through: its endpoint's, at that endpoint's rate."""
+    return model_queue(c.playbook(c.tenant_by_id(tenant_id)).routing, TASK_FOR_PURPOSE[purpose])
+
+
 @step("message.park")
 def park_for_model(
     tenant_id: int,
@@ -286,6 +291,7 @@ def record_verdict(
         kind, text, until = VerdictKind.BLOCK, draft["text"], None
         reasons = ["address: the contact has no phone or email we can write to"]
         checks: list[dict[str, Any]] = [{"verdict": "block", "check": "address", "reason": reasons[0][9:]}]
+        earlier = []
     else:
         outcome = check_outbound(
             session,
@@ -304,6 +310,9 @@ def record_verdict(
         )
         kind, text, until = outcome.kind, outcome.text, outcome.until
         reasons, checks = outcome.reasons, [v.to_dict() for v in outcome.verdicts]
+        # Earlier rounds (before a revise fix, or a deferral re-checked at its due time) are the audit trail too.
+        rounds = [v.to_dict() for v in outcome.history[: len(outcome.history) - len(outcome.verdicts)]]
+        earlier = [r for r in rounds if r["verdict"] != "pass"]
         message.channel, message.to_address = address.channel, address.to
     message.body, message.source = text, draft.get("source", "template")
     message.status, message.send_after, message.updated_at = MESSAGE_STATUS[kind], until, now
@@ -350,6 +359,7 @@ def record_verdict(
         output={
             "verdict": kind.value,
             "checks": checks,
+            "earlier_rounds": earlier,
             "message_id": message.id,
             "text": text if text != draft["text"] else None,
             "until": until.isoformat() if until else None,
@@ -401,6 +411,9 @@ def check_draft(
                 "verdict": "recorded",
                 "reason": "already checked",
             }
+        confidence = Confidence(segment=segment.get("confidence"), intent=intent_confidence, draft=draft.get("quality"))
+        # Kept with the message: a re-check after it waited (hours, a model) applies the same thresholds.
+        message.plan_context = {**(message.plan_context or {}), "confidence": confidence.model_dump()}
         verdict = record_verdict(
             c,
             session,
@@ -410,7 +423,7 @@ def check_draft(
             draft,
             purpose=purpose,
             now=now,
-            confidence=Confidence(segment=segment.get("confidence"), intent=intent_confidence),
+            confidence=confidence,
             step_name="message.check",
             wid=wid,
             event_key=event_key,

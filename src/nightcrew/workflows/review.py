@@ -39,10 +39,15 @@ def _gate(container: Container, tenant: TenantRef) -> Gate:
             # An unedited template stays the WhatsApp-approved template it was rendered from.
             template=message.template if message.source == "template" and text == message.body else None,
         )
-        # The reviewer is the person low confidence asked for: confidence no longer sends it back.
-        refusing = [v for v in outcome.verdicts if v.kind.value in ("block", "review") and v.check != "confidence"]
+        # Approving the draft as it stands settles the 'review' verdicts it was sent to a person for (the reasons
+        # stay in the audit log). An edited text is new: it must pass on its own, like any draft, and a reviewer
+        # can approve low confidence but never a 'block'.
+        edited = text.strip() != (item.draft or message.body).strip()
+        refused_kinds = ("block", "review") if edited else ("block",)
+        refusing = [v for v in outcome.verdicts if v.kind.value in refused_kinds and v.check != "confidence"]
         if refusing:
-            return GateResult(refusing[0].kind.value, [f"{v.check}: {v.reason}" for v in refusing])
+            strongest = "block" if any(v.kind.value == "block" for v in refusing) else "review"
+            return GateResult(strongest, [f"{v.check}: {v.reason}" for v in refusing])
         return GateResult("defer" if outcome.until else "pass", outcome.reasons, outcome.until, outcome.text)
 
     return gate

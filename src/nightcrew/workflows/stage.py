@@ -57,6 +57,11 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
                 event_key=event_key,
                 dedupe=f"{event_key}:{outcome}",
             )
+        postponed = None
+        if change is not None and kind == "open":
+            # Stage progress is not silence: the cold check counts the playbook's wait from this move.
+            later = now + timedelta(hours=playbook.followup.wait_hours)
+            postponed = c.contacts.postpone_cold_check(session, tenant_id, contact.id, now, later)
         if change is not None and kind in RESTARTING_KINDS:
             # A cancelled or missed class starts the cold clock: silence now means "booked, then cancelled".
             c.contacts.start_cold_clock(
@@ -72,11 +77,22 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
             event_key=event_key,
             contact_id=contact.id,
             input={"from": previous, "to": to_stage, "kind": kind},
-            output={"moved": change is not None, "followups_cancelled": stopped},
+            output={
+                "moved": change is not None,
+                "followups_cancelled": stopped,
+                "cold_check_due": postponed.due_at.isoformat() if postponed else None,
+            },
             reason=(f"{previous} -> {to_stage} ({kind})" if change else f"already in {to_stage}")
-            + (f"; {stopped} pending follow-up(s) stopped" if stopped else ""),
+            + (f"; {stopped} pending follow-up(s) stopped" if stopped else "")
+            + (f"; cold check moved to {postponed.due_at.isoformat()}" if postponed else ""),
         )
-        return {"from": previous, "to": to_stage, "kind": kind, "followups_cancelled": stopped}
+        return {
+            "from": previous,
+            "to": to_stage,
+            "kind": kind,
+            "followups_cancelled": stopped,
+            "cold_check_due": postponed.due_at.isoformat() if postponed else None,
+        }
 
 
 @DBOS.workflow(name="stage")
