@@ -59,12 +59,22 @@ def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _on_sqlite_savepoint(conn: Any, _name: str | None) -> None:
+    # The sqlite3 module opens a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT issued first
+    # (begin_nested as a transaction's first write) would open one itself, and its RELEASE would commit it:
+    # that row would outlive a rollback of the rest. Begin the outer transaction first.
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine configured for the dialect: WAL and a busy timeout on SQLite, a pool on PostgreSQL."""
     if url.startswith("sqlite"):
         prepare_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "savepoint", _on_sqlite_savepoint)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 

@@ -198,6 +198,29 @@ def test_gohighlevel_shared_secret_missing_header_stale_and_replay(clock: FakeCl
     assert reason(stale) == "stale_timestamp"
 
 
+def test_gohighlevel_shared_secret_without_webhook_id_keys_the_replay_on_the_delivery(clock: FakeClock) -> None:
+    # A workflow's Custom Webhook carries no webhookId: the same secret on every delivery must not make the
+    # second, different delivery look like a replay of the first.
+    def custom(contact: str) -> bytes:
+        payload = {"type": "ContactCreate", "id": contact, "timestamp": clock.now().isoformat()}
+        return json.dumps(payload).encode()
+
+    guard = InMemoryReplayGuard(clock)
+    ok = {"X-Nightcrew-Webhook-Secret": "ghl-shared"}
+    first, second = custom("c1"), custom("c2")
+    assert verify_gohighlevel(first, ok, clock=clock, shared_secret="ghl-shared", replay_guard=guard)
+    clock.advance(timedelta(minutes=5))
+    assert verify_gohighlevel(second, ok, clock=clock, shared_secret="ghl-shared", replay_guard=guard)
+    third = custom("c1")  # the same contact again, sent later: a new delivery with its own timestamp
+    assert third != first
+    assert verify_gohighlevel(third, ok, clock=clock, shared_secret="ghl-shared", replay_guard=guard)
+    for again in (first, second, third):
+        with pytest.raises(Unauthorized) as replay:
+            verify_gohighlevel(again, ok, clock=clock, shared_secret="ghl-shared", replay_guard=guard)
+        assert reason(replay) == "replay"
+    assert not any("ghl-shared" in key or hashlib.sha256(b"ghl-shared").hexdigest() in key for key in guard._seen)
+
+
 # --------------------------------------------------------------------------------------------------- Twilio
 
 TWILIO_DOC_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"

@@ -6,10 +6,12 @@ a log line. What a request carries becomes ordinary events: stored once, one dur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from nightcrew.api.deps import get_container, loads_json
@@ -21,7 +23,7 @@ from nightcrew.crm.mapping import RecordError
 from nightcrew.crm.repository import ContactRepository, ImportErrors
 from nightcrew.db import transaction
 from nightcrew.errors import ConfigurationError, NightcrewError, PayloadTooLarge, Unauthorized, ValidationFailed
-from nightcrew.events.adapters.generic import verify_generic
+from nightcrew.events.adapters.generic import DeferredReplayClaim, verify_generic
 from nightcrew.events.adapters.gohighlevel import gohighlevel_event_to_nightcrew, parse_gohighlevel, verify_gohighlevel
 from nightcrew.events.adapters.hubspot import hubspot_events_to_nightcrew, parse_hubspot_events, verify_hubspot
 from nightcrew.events.adapters.twilio import parse_form, twilio_inbound_event, verify_twilio
@@ -62,23 +64,44 @@ def _verified(provider: str, tenant: TenantRef, check: Any) -> None:
         raise
 
 
-def _keep_aside(c: Container, tenant: TenantRef, crm: str, errors: list[RecordError]) -> list[dict[str, Any]]:
-    if not errors:
-        return []
-    reported = []
-    with transaction(c.sessions) as session:
+def _replay_claim(c: Container) -> DeferredReplayClaim:
+    """The verifiers' replay guard: a look now, the claim later in the transaction that stores the events."""
+
+    def in_use(key: str) -> bool:
+        with transaction(c.sessions) as session:
+            return ReplayKeys(session, c.clock).in_use(key)
+
+    return DeferredReplayClaim(in_use)
+
+
+def _store(
+    c: Container,
+    tenant: TenantRef,
+    provider: str,
+    claim: DeferredReplayClaim,
+    events: list[dict[str, Any]],
+    *,
+    source: str | None = None,
+    crm: str | None = None,
+    errors: Sequence[RecordError] = (),
+) -> dict[str, Any]:
+    """Claim the delivery's replay key, keep bad records aside and store the events, all in one transaction."""
+    kept: list[dict[str, Any]] = []
+
+    def within(session: Session) -> None:
+        try:
+            claim.claim(ReplayKeys(session, c.clock))
+        except Unauthorized as exc:
+            log.warning("webhook.rejected", provider=provider, tenant=tenant.slug, reason=exc.message)
+            raise
         store = ImportErrors(session, tenant.id)
         for error in errors:
             details = [{"field": f.field, "reason": f.reason} for f in error.errors]
-            store.keep(crm, error.record_id, details, c.clock.now())
-            reported.append({"record_id": error.record_id, "errors": details})
-    return reported
+            store.keep(crm or provider, error.record_id, details, c.clock.now())
+            kept.append({"record_id": error.record_id, "errors": details})
 
-
-def _ingest(c: Container, tenant: TenantRef, events: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    if not events:
-        return {"accepted": [], "duplicates": [], "rejected": []}
-    return ingest(c, tenant, events, source=source).to_dict()
+    result = ingest(c, tenant, events, source=source or provider, within=within).to_dict()
+    return {**result, "kept_aside": kept} if crm else result
 
 
 @router.post("/events/{tenant_slug}")
@@ -87,24 +110,24 @@ async def generic_hook(tenant_slug: str, request: Request, c: Container = Depend
     tenant = c.tenant(tenant_slug)
     body = await _body(request, c)
     secrets = list(c.integrations(tenant).webhook_secrets)
+    claim = _replay_claim(c)
 
     def check() -> None:
-        with transaction(c.sessions) as session:
-            verify_generic(
-                body,
-                request.headers,
-                secrets=secrets,
-                clock=c.clock,
-                tolerance_s=c.settings.webhook_tolerance_s,
-                replay_guard=ReplayKeys(session, c.clock),
-            )
+        verify_generic(
+            body,
+            request.headers,
+            secrets=secrets,
+            clock=c.clock,
+            tolerance_s=c.settings.webhook_tolerance_s,
+            replay_guard=claim,
+        )
 
     _verified("generic", tenant, check)
     payload = loads_json(body)
     raw = payload["events"] if isinstance(payload, dict) and "events" in payload else [payload]
     if not isinstance(raw, list) or len(raw) > c.settings.max_batch_events:
         raise ValidationFailed(f"'events' must be a list of at most {c.settings.max_batch_events} events")
-    return await run_in_threadpool(_ingest, c, tenant, raw, "webhook")
+    return await run_in_threadpool(lambda: _store(c, tenant, "generic", claim, raw, source="webhook"))
 
 
 @router.post("/hubspot/{tenant_slug}")
@@ -114,18 +137,18 @@ async def hubspot_hook(tenant_slug: str, request: Request, c: Container = Depend
     body = await _body(request, c)
     integrations = c.integrations(tenant)
     url = _public_url(request, c, tenant)
+    claim = _replay_claim(c)
 
     def check() -> None:
-        with transaction(c.sessions) as session:
-            verify_hubspot(
-                request.method,
-                url,
-                body,
-                request.headers,
-                client_secret=integrations.get("hubspot_client_secret"),
-                clock=c.clock,
-                replay_guard=ReplayKeys(session, c.clock),
-            )
+        verify_hubspot(
+            request.method,
+            url,
+            body,
+            request.headers,
+            client_secret=integrations.get("hubspot_client_secret"),
+            clock=c.clock,
+            replay_guard=claim,
+        )
 
     _verified("hubspot", tenant, check)
 
@@ -136,8 +159,8 @@ async def hubspot_hook(tenant_slug: str, request: Request, c: Container = Depend
         mapped = hubspot_events_to_nightcrew(
             parse_hubspot_events(body), connector, c.playbook(tenant).crm.for_crm("hubspot")
         )
-        result = _ingest(c, tenant, mapped.events, "hubspot")
-        return {**result, "kept_aside": _keep_aside(c, tenant, "hubspot", mapped.errors), "ignored": mapped.ignored}
+        result = _store(c, tenant, "hubspot", claim, mapped.events, crm="hubspot", errors=mapped.errors)
+        return {**result, "ignored": mapped.ignored}
 
     return await run_in_threadpool(work)
 
@@ -148,18 +171,18 @@ async def gohighlevel_hook(tenant_slug: str, request: Request, c: Container = De
     tenant = c.tenant(tenant_slug)
     body = await _body(request, c)
     integrations = c.integrations(tenant)
+    claim = _replay_claim(c)
 
     def check() -> None:
-        with transaction(c.sessions) as session:
-            verify_gohighlevel(
-                body,
-                request.headers,
-                clock=c.clock,
-                ed25519_public_key=integrations.get("ghl_webhook_ed25519_public_key"),
-                rsa_public_key=integrations.get("ghl_webhook_public_key"),
-                shared_secret=integrations.get("ghl_webhook_secret"),
-                replay_guard=ReplayKeys(session, c.clock),
-            )
+        verify_gohighlevel(
+            body,
+            request.headers,
+            clock=c.clock,
+            ed25519_public_key=integrations.get("ghl_webhook_ed25519_public_key"),
+            rsa_public_key=integrations.get("ghl_webhook_public_key"),
+            shared_secret=integrations.get("ghl_webhook_secret"),
+            replay_guard=claim,
+        )
 
     _verified("gohighlevel", tenant, check)
 
@@ -167,8 +190,8 @@ async def gohighlevel_hook(tenant_slug: str, request: Request, c: Container = De
         mapped = gohighlevel_event_to_nightcrew(
             parse_gohighlevel(body), c.playbook(tenant).crm.for_crm("gohighlevel"), clock=c.clock
         )
-        result = _ingest(c, tenant, mapped.events, "gohighlevel")
-        return {**result, "kept_aside": _keep_aside(c, tenant, "gohighlevel", mapped.errors), "ignored": mapped.ignored}
+        result = _store(c, tenant, "gohighlevel", claim, mapped.events, crm="gohighlevel", errors=mapped.errors)
+        return {**result, "ignored": mapped.ignored}
 
     # GoHighLevel retries only on 429: every verified delivery is answered 200 with what became of it.
     return await run_in_threadpool(work)

@@ -128,6 +128,17 @@ class ReplayKeys:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    def in_use(self, key: str) -> bool:
+        """Whether ``key`` was accepted and has not expired (a read: it claims nothing)."""
+        return (
+            self.session.scalar(
+                select(func.count()).where(
+                    WebhookReplayKey.key == key[:300], WebhookReplayKey.expires_at > self.clock.now()
+                )
+            )
+            or 0
+        ) > 0
+
     def purge(self, before: datetime) -> int:
         """Forget keys that expired before ``before``."""
         result = self.session.execute(delete(WebhookReplayKey).where(WebhookReplayKey.expires_at < before))

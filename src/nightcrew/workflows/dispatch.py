@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID, WorkflowHandle
+from sqlalchemy.orm import Session
 
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.db import transaction
@@ -59,12 +60,23 @@ def dispatch(events: Iterable[StoredEvent], *, direct: bool = False) -> list[Wor
 
 
 def ingest(
-    container: Container, tenant: TenantRef, raw_events: list[Any], *, source: str, direct: bool = False
+    container: Container,
+    tenant: TenantRef,
+    raw_events: list[Any],
+    *,
+    source: str,
+    direct: bool = False,
+    within: Callable[[Session], None] | None = None,
 ) -> IngestReport:
-    """Validate, store (one transaction), then start the workflows of the new events."""
+    """Validate, store (one transaction), then start the workflows of the new events.
+
+    ``within`` runs first in that same transaction (a webhook's replay claim): both commit, or neither does.
+    """
     with tracer().start_as_current_span("events.ingest", attributes={"tenant": tenant.slug, "count": len(raw_events)}):
         traceparent, trace_id = current_traceparent(), current_trace_id()
         with transaction(container.sessions) as session:
+            if within is not None:
+                within(session)
             report = EventService().store(
                 session,
                 tenant_id=tenant.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,13 +22,41 @@ DEFAULT_TOLERANCE_S = 300
 
 
 class ReplayGuard(Protocol):
-    """Remembers signatures already accepted until they expire; the lead backs it with a table.
+    """Remembers deliveries already accepted until they expire; ``ReplayKeys`` backs it with a table.
 
     ``first_use`` must be atomic (INSERT ... ON CONFLICT DO NOTHING, then look at the row count) and, to let
-    a sender retry a delivery we failed to store, run in the same transaction that stores the event.
+    a sender retry a delivery we failed to store, run in the same transaction that stores the event: the
+    webhook edge verifies with a ``DeferredReplayClaim`` and claims the key inside ``ingest``'s transaction.
     """
 
     def first_use(self, key: str, expires_at: datetime) -> bool: ...
+
+
+class DeferredReplayClaim:
+    """A ReplayGuard for an edge that stores the event after verifying: the verifier's check only looks, and
+    ``claim`` takes the key atomically in the transaction that stores the event, so a store that fails leaves
+    the key free and the sender's retry of the same delivery is accepted.
+
+    The look (``in_use``) refuses an obvious replay before any mapping work (a CRM fetch); ``claim`` is what
+    guarantees that two copies racing each other are accepted once.
+    """
+
+    def __init__(self, in_use: Callable[[str], bool] | None = None) -> None:
+        self._in_use = in_use
+        self.keys: list[tuple[str, datetime]] = []
+
+    def first_use(self, key: str, expires_at: datetime) -> bool:
+        """False when ``key`` is already taken; else remember it for ``claim``."""
+        if self._in_use is not None and self._in_use(key):
+            return False
+        self.keys.append((key, expires_at))
+        return True
+
+    def claim(self, guard: ReplayGuard) -> None:
+        """Take the remembered keys with ``guard`` (the storing transaction's); Unauthorized on a replay."""
+        for key, expires_at in self.keys:
+            if not guard.first_use(key, expires_at):
+                raise reject("replay", "this signed request was already accepted (replay)")
 
 
 class InMemoryReplayGuard:

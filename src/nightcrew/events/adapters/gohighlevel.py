@@ -94,9 +94,7 @@ def verify_gohighlevel(
     """Accept a GoHighLevel delivery or raise Unauthorized saying why; returns the scheme that matched."""
     if not (ed25519_public_key or rsa_public_key or shared_secret):
         raise reject("not_configured", "no GoHighLevel public key or shared secret is configured for this tenant")
-    scheme, signature = _check_signature(
-        body, headers, ed25519_public_key, rsa_public_key, shared_secret, secret_header
-    )
+    scheme = _check_signature(body, headers, ed25519_public_key, rsa_public_key, shared_secret, secret_header)
     payload = _json_object(body)
     now = clock.now()
     sent = parse_instant(payload.get("timestamp")) if payload is not None else None
@@ -109,7 +107,9 @@ def verify_gohighlevel(
             )
     if replay_guard is not None:
         webhook_id = payload.get("webhookId") if payload is not None else None
-        key = f"gohighlevel:{webhook_id}" if webhook_id else f"gohighlevel:{hashlib.sha256(signature).hexdigest()}"
+        # The key names the delivery: its webhookId, else the body itself (which carries the sender's timestamp).
+        # Never the shared secret, which is the same on every delivery.
+        key = f"gohighlevel:{webhook_id}" if webhook_id else f"gohighlevel:body:{hashlib.sha256(body).hexdigest()}"
         if not replay_guard.first_use(key, now + timedelta(seconds=(max_age_s or MAX_AGE_S) + 60)):
             raise reject("replay", "this GoHighLevel webhook was already accepted (replay)")
     return scheme
@@ -122,7 +122,7 @@ def _check_signature(
     rsa_public_key: str | None,
     shared_secret: str | None,
     secret_header: str,
-) -> tuple[str, bytes]:
+) -> str:
     ed_value = header(headers, ED25519_HEADER)
     rsa_value = header(headers, RSA_HEADER)
     if ed_value is not None and ed25519_public_key:
@@ -133,7 +133,7 @@ def _check_signature(
             _ed25519_key(ed25519_public_key).verify(signature, body)
         except InvalidSignature:
             raise reject("bad_signature", f"{ED25519_HEADER} does not match the body") from None
-        return "ed25519", signature
+        return "ed25519"
     if rsa_value is not None and rsa_public_key:
         signature = _signature_bytes(rsa_value)
         if signature is None:
@@ -142,14 +142,14 @@ def _check_signature(
             _rsa_key(rsa_public_key).verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
         except InvalidSignature:
             raise reject("bad_signature", f"{RSA_HEADER} does not match the body") from None
-        return "rsa", signature
+        return "rsa"
     if shared_secret:
         given = header(headers, secret_header)
         if given is not None:
             given = given.removeprefix("Bearer ").strip()
             if not same(shared_secret, given):
                 raise reject("bad_signature", f"{secret_header} does not match the shared secret")
-            return "shared_secret", given.encode()
+            return "shared_secret"
     expected = [
         name
         for name, configured in (
