@@ -46,15 +46,25 @@ def record_outcome(
     )
 
 
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a rate (honest for small counts)."""
+# The two-sided 95% quantile of the standard normal distribution.
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """The 95% Wilson score interval for a rate (honest for small counts); (0, 1) without trials: nothing known."""
+    if trials < 0 or successes < 0 or successes > trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    if z <= 0:
+        raise ValueError("z must be positive")
     if trials == 0:
-        return (0.0, 0.0)
+        return 0.0, 1.0
     p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    z2 = z * z
+    denominator = 1.0 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
+    # Rounding can push the bounds a hair outside [0, 1] (or past p) at the extremes.
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def with_rates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,7 +76,8 @@ def with_rates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for kind in OUTCOME_KINDS:
             count = int(row.get(kind, 0))
             enriched[kind] = count
-            low, high = wilson_interval(count, sent)
+            # With ``since``, a message sent before it can still be answered after it: never more than all of them.
+            low, high = wilson_interval(min(count, sent), sent)
             enriched[f"{kind}_rate"] = round(count / sent, 4) if sent else 0.0
             enriched[f"{kind}_ci95"] = [round(low, 4), round(high, 4)]
         out.append(enriched)
