@@ -45,6 +45,7 @@ def _tenant(
     budgets: dict[str, Any] | None = None,
     *,
     local_last: bool = False,
+    rate_per_s: float | None = None,
 ) -> TenantRef:
     def edit(data: dict[str, Any]) -> None:
         if budgets is not None:
@@ -62,13 +63,15 @@ def _tenant(
                 "max_retries": 0,
             }
         ]
+        if rate_per_s is not None:
+            data["routing"]["tiers"]["capable"][0]["rate_per_s"] = rate_per_s
         if local_last:
             data["routing"]["tiers"]["capable"].append({"provider": "local"})
         data["routing"]["tasks"]["compose_outreach"] = {"tier": "capable", "allow_template_fallback": allow_fallback}
         data["routing"]["breaker"] = {"failure_threshold": 3, "cooldown_s": 60}
 
-    path = custom_playbook(tmp_path / "pb", edit)
-    return env.container.ensure_tenant(f"{env.tenant.slug}m", "Model tenant", path)
+    path = custom_playbook(tmp_path / f"pb-{server.port}", edit)
+    return env.container.ensure_tenant(f"{env.tenant.slug}m{server.port}", "Model tenant", path)
 
 
 def test_outage_queues_50_leads_and_drains_each_exactly_once(env: Env, tmp_path: Path, llm: FakeLLMServer) -> None:
@@ -135,6 +138,50 @@ def test_local_last_in_the_tier_is_not_used_when_the_task_forbids_templates(
         assert {r.body["body"] for r in receiver.requests} == {"Hola, gracias por escribir. Clases en vivo para niños."}
     finally:
         receiver.stop()
+
+
+def test_waiting_messages_drain_through_their_own_endpoints_rate_limited_queue(
+    env: Env, tmp_path: Path, llm: FakeLLMServer
+) -> None:
+    with FakeLLMServer(
+        responder=lambda request: draft("Hola, gracias por escribir. Clases en vivo para niños.")
+    ) as other:
+        fast = _tenant(env, tmp_path, llm, allow_fallback=False, rate_per_s=4)
+        slow = _tenant(env, tmp_path, other, allow_fallback=False, rate_per_s=0.5)
+        llm.set_outage(True)
+        other.set_outage(True)
+        for tenant, prefix, n in ((fast, "qa", 3), (slow, "qb", 2)):
+            report = ingest(
+                env.container, tenant, [lead(f"{prefix}-{i}", f"{prefix}c-{i}") for i in range(n)], source="t"
+            )
+            assert {DBOS.retrieve_workflow(e.workflow_id).get_result()["status"] for e in report.accepted} == {
+                "deferred"
+            }
+        llm.set_outage(False)
+        other.set_outage(False)
+        queued: dict[str, set[str]] = {fast.slug: set(), slow.slug: set()}
+        for _ in range(6):  # calls that met the half-open breaker while its probe was out wait once more
+            env.clock.advance(timedelta(seconds=61))
+            for tenant in (fast, slow):
+                sweep = run_sweep(env.container, tenant_id=tenant.id)
+                sweep.wait()
+                queued[tenant.slug] |= {DBOS.get_workflow_status(h.workflow_id).queue_name for h in sweep.handles}
+        # Both endpoints are called "fake": the server's host tells their queues apart.
+        assert queued == {
+            fast.slug: {f"llm:fake@127.0.0.1:{llm.port}"},
+            slow.slug: {f"llm:fake@127.0.0.1:{other.port}"},
+        }
+        limits = {name: DBOS.retrieve_queue(name) for names in queued.values() for name in names}
+        assert {n: (q._limiter, q._worker_concurrency) for n, q in limits.items() if q} == {
+            f"llm:fake@127.0.0.1:{llm.port}": ({"limit": 4, "period": 1.0}, env.container.settings.worker_concurrency),
+            f"llm:fake@127.0.0.1:{other.port}": (
+                {"limit": 1, "period": 2.0},
+                env.container.settings.worker_concurrency,
+            ),
+        }
+        with transaction(env.container.sessions) as session:
+            assert StatsRepository(session, fast.id).model_waits() == {"sent": 3}
+            assert StatsRepository(session, slow.id).model_waits() == {"sent": 2}
 
 
 def test_fallback_to_templates_when_the_playbook_allows_it(env: Env, tmp_path: Path, llm: FakeLLMServer) -> None:

@@ -58,6 +58,9 @@ class EndpointConfig(_Strict):
     output_per_mtok: float = Field(default=0.0, ge=0.0)
     timeout_s: float = Field(default=30.0, gt=0.0)
     max_concurrency: int = Field(default=4, ge=1)
+    # How fast work that waited for this endpoint drains when it comes back (its DBOS queue's limiter), in
+    # calls per second; below 1, one call every 1/rate seconds. None: NIGHTCREW_LLM_QUEUE_RATE_PER_SECOND.
+    rate_per_s: float | None = Field(default=None, gt=0.0, le=10_000.0)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_output_tokens: int = Field(default=1024, ge=1)
     temperature: float | None = Field(default=0.2, ge=0.0, le=2.0)
@@ -108,6 +111,13 @@ class EndpointConfig(_Strict):
     def is_local(self) -> bool:
         """Whether this endpoint is nightcrew's own models and templates."""
         return self.provider == "local"
+
+    def queue_limiter(self, default_per_s: float) -> tuple[int, float]:
+        """The drain rate of work waiting for this endpoint as DBOS wants it: (calls, per seconds)."""
+        rate = self.rate_per_s if self.rate_per_s is not None else default_per_s
+        if rate >= 1.0:
+            return round(rate), 1.0
+        return 1, round(1.0 / rate, 3)
 
 
 class TierConfig(RootModel[list[EndpointConfig]]):
@@ -258,6 +268,26 @@ class RoutingPolicy(_Strict):
         if self.default_tier is None:  # the validator makes this unreachable; kept for type narrowing
             raise ConfigurationError(f"task {task} has no tier")
         return TaskRoute(tier=self.default_tier)
+
+    def waits_for(self, task: TaskName) -> EndpointConfig | None:
+        """The network endpoint work of ``task`` waits for when its tiers are down (the first one it would call)."""
+        route = self.route_for(task)
+        for tier in (route.tier, route.fallback):
+            if tier is None:
+                continue
+            for endpoint in self.tiers[tier].endpoints:
+                if not endpoint.is_local:
+                    return endpoint
+        return None
+
+    def network_endpoints(self) -> list[EndpointConfig]:
+        """Every endpoint that is not nightcrew's own, once each, in playbook order."""
+        seen: dict[str, EndpointConfig] = {}
+        for tier in self.tiers.values():
+            for endpoint in tier.endpoints:
+                if not endpoint.is_local:
+                    seen.setdefault(endpoint.key, endpoint)
+        return list(seen.values())
 
     def escalation_tier(self, task: TaskName) -> str | None:
         """The tier a low-confidence classification is asked again on, or None without a cascade."""

@@ -244,6 +244,13 @@ class SimulatedLLMEndpoint:
         return f"http://{host!s}:{port}"
 
     @property
+    def port(self) -> int:
+        """The port the server is bound to."""
+        if self._server is None:
+            raise RuntimeError("the endpoint is not started")
+        return int(self._server.server_address[1])
+
+    @property
     def openai_base_url(self) -> str:
         """The OpenAI SDK's base_url (with the ``/v1`` prefix)."""
         return f"{self.base_url}/v1"

@@ -13,12 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer, Queue
 
+from nightcrew.ai.config import EndpointConfig, RoutingPolicy, TaskName
 from nightcrew.bootstrap import Container
 from nightcrew.db import make_dbos_sqlite_engine, prepare_sqlite_file
-from nightcrew.errors import ConfigurationError
+from nightcrew.errors import ConfigurationError, NightcrewError
 from nightcrew.observe.metrics import STEP_SECONDS
 from nightcrew.observe.tracing import span_under
 
@@ -33,6 +35,9 @@ LLM_QUEUE = "llm"
 _container: Container | None = None
 _container_lock = threading.Lock()
 _queues: dict[str, Queue] = {}
+# The limiter each per-endpoint model queue was registered with in this process: re-register on a change.
+_model_limiters: dict[str, tuple[int, float]] = {}
+_model_queue_lock = threading.Lock()
 _launched = False
 _client: DBOSClient | None = None
 _supervisor: Any = None
@@ -114,12 +119,15 @@ def launch(container: Container, *, schedule_sweeps: bool = True, supervise: boo
     _queues[FOLLOWUPS_QUEUE] = DBOS.register_queue(
         FOLLOWUPS_QUEUE, worker_concurrency=concurrency, polling_interval_sec=interval
     )
+    # Work waiting for a model drains through its endpoint's queue (model_queue); this one keeps draining
+    # what was enqueued before per-endpoint queues existed, and work whose task names no network endpoint.
     _queues[LLM_QUEUE] = DBOS.register_queue(
         LLM_QUEUE,
         worker_concurrency=concurrency,
         polling_interval_sec=interval,
         limiter={"limit": container.settings.llm_queue_rate_per_second, "period": 1.0},
     )
+    register_known_model_queues(container)
     if schedule_sweeps:
         from nightcrew.workflows.sweeps import scheduled_sweep
 
@@ -160,6 +168,7 @@ def shutdown() -> None:
     if _launched:
         DBOS.destroy(destroy_registry=False)
     _queues.clear()
+    _model_limiters.clear()
     _launched = False
     set_container(None)
 
@@ -170,11 +179,64 @@ def is_launched() -> bool:
 
 
 def queue(name: str) -> Queue:
-    """A registered queue."""
-    try:
-        return _queues[name]
-    except KeyError as exc:
-        raise ConfigurationError(f"queue {name!r} is not registered: is the runtime launched?") from exc
+    """A registered queue (a model queue another process registered is looked up in the database)."""
+    found = _queues.get(name)
+    if found is None and _launched and name.startswith(f"{LLM_QUEUE}:"):
+        found = DBOS.retrieve_queue(name)
+    if found is None:
+        raise ConfigurationError(f"queue {name!r} is not registered: is the runtime launched?")
+    return found
+
+
+def model_queue_name(endpoint: EndpointConfig) -> str:
+    """The queue of work waiting for ``endpoint``; the server's host is in it, since names repeat across playbooks."""
+    host = urlsplit(endpoint.resolved_base_url).netloc
+    key = endpoint.key
+    return f"{LLM_QUEUE}:{key}" if key.endswith(f"@{host}") else f"{LLM_QUEUE}:{key}@{host}"
+
+
+def register_model_queue(endpoint: EndpointConfig) -> str:
+    """Register (once, or again when its rate changed) the rate-limited queue of ``endpoint``; its name.
+
+    Queues live in the system database: every worker's queue thread starts consuming a new one within a second.
+    """
+    name = model_queue_name(endpoint)
+    settings = container().settings
+    limit, period = endpoint.queue_limiter(settings.llm_queue_rate_per_second)
+    with _model_queue_lock:
+        if _model_limiters.get(name) != (limit, period):
+            _queues[name] = DBOS.register_queue(
+                name,
+                worker_concurrency=settings.worker_concurrency,
+                polling_interval_sec=settings.queue_polling_interval,
+                limiter={"limit": limit, "period": period},
+            )
+            _model_limiters[name] = (limit, period)
+    return name
+
+
+def model_queue(policy: RoutingPolicy, task: TaskName) -> str:
+    """The queue work of ``task`` waits in for its endpoint (the shared ``llm`` queue when it names none)."""
+    endpoint = policy.waits_for(task)
+    return register_model_queue(endpoint) if endpoint is not None else LLM_QUEUE
+
+
+def register_known_model_queues(c: Container) -> list[str]:
+    """A queue for every network endpoint of the tenants' playbooks known now (later ones register on use)."""
+    from nightcrew.crm.repository import TenantRepository
+    from nightcrew.db import transaction
+
+    with transaction(c.sessions) as session:
+        slugs = [t.slug for t in TenantRepository(session).all()]
+    names: list[str] = []
+    for slug in slugs:
+        try:
+            policy = c.playbook(c.tenant(slug)).routing
+        except NightcrewError as exc:  # one tenant's broken playbook must not keep the workers from starting
+            logging.getLogger(__name__).warning("tenant %s: no model queues (%s)", slug, exc.message)
+            continue
+        names += [register_model_queue(endpoint) for endpoint in policy.network_endpoints()]
+    return sorted(set(names))
 
 
 def step(

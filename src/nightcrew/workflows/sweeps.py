@@ -16,7 +16,8 @@ from nightcrew.events.repository import StrandedEvents
 from nightcrew.events.service import StoredEvent
 from nightcrew.workflows.delivery import deliver_waiting
 from nightcrew.workflows.followup import followup_workflow, followup_workflow_id
-from nightcrew.workflows.runtime import DELIVERIES_QUEUE, FOLLOWUPS_QUEUE, LLM_QUEUE, container, queue, step
+from nightcrew.workflows.outbound import waiting_queue
+from nightcrew.workflows.runtime import DELIVERIES_QUEUE, FOLLOWUPS_QUEUE, container, queue, step
 
 # An event still 'received' this long after it was stored lost its enqueue to a crash.
 STRANDED_AFTER = timedelta(seconds=30)
@@ -54,7 +55,7 @@ def _due_work(c: Container, now: datetime, tenant_id: int | None = None) -> dict
                 "tenant_id": m.tenant_id,
                 "message_id": m.id,
                 "workflow_id": delivery_workflow_id(m.id, m.send_after),
-                "queue": LLM_QUEUE if m.status == "awaiting_model" else DELIVERIES_QUEUE,
+                "queue": waiting_queue(c, m.tenant_id, m.purpose) if m.status == "awaiting_model" else DELIVERIES_QUEUE,
             }
             for m in DueMessages(session).due(now, BATCH, tenant_id)
         ]
