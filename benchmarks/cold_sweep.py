@@ -1,12 +1,14 @@
-"""The cold-lead sweep over 1,000,000 contacts on PostgreSQL: the due query and the claim, as the sweep runs them.
+"""The cold-lead sweep over 1,000,000 contacts on PostgreSQL: the claim and the start, as the sweep runs them.
 
 A fresh database is migrated (nightcrew.migrations.upgrade) and filled with COPY in batches by a child process
 (so this process's peak memory is the sweep's): N contacts, each with one follow-up row; by default 2% are
-pending and due, 48% pending later, 40% done and 10% cancelled. Then the sweep's own queries run until nothing
-is due: DueFollowUps.due(now, 500) and DueFollowUps.claim(...) per row, one transaction per batch, as
-nightcrew.workflows.sweeps does. Printed: rows/s, time per batch, peak memory, and EXPLAIN ANALYZE of the due
-query. For comparison the same rows are claimed again: per row without the ORM's session synchronisation,
-and with one set-based UPDATE per batch.
+pending and due, 48% pending later, 40% done and 10% cancelled. Then the sweep's own code runs until nothing is
+due: DueFollowUps.claim_due(now, 500) per batch (one SELECT ... FOR UPDATE SKIP LOCKED and one UPDATE ...
+RETURNING, one transaction), and the claimed workflows are enqueued a batch at a time with
+nightcrew.workflows.sweeps.enqueue_many (DBOS runs in this process without consuming any queue, so nothing
+executes). For comparison: one enqueue per workflow (as the sweep did before) on a sample, two sweeps claiming
+at once over the same due set (disjoint, union = all), the per-row claim (one UPDATE each) and a hand-written
+UPDATE ... RETURNING. Printed: rows/s, time per batch, peak memory, and EXPLAIN ANALYZE of the claim.
 
 Run: .venv/bin/python benchmarks/cold_sweep.py [--contacts 1000000] [--due-share 0.02] [--pg-admin URL]
 """
@@ -20,6 +22,7 @@ import os
 import random
 import resource
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +34,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared proce
 
 from tests.faults.processes import PG_ADMIN, create_pg_database, drop_pg_database, load_average, pg_available
 
+from nightcrew.bootstrap import Container
+from nightcrew.config import Settings
 from nightcrew.crm.models import FollowUp
 from nightcrew.crm.repository import DueFollowUps
 from nightcrew.db import make_engine, make_session_factory, transaction
 from nightcrew.migrations import upgrade
-from nightcrew.workflows.followup import followup_workflow_id
-from nightcrew.workflows.sweeps import BATCH
+from nightcrew.workflows.followup import followup_workflow, followup_workflow_id
+from nightcrew.workflows.runtime import FOLLOWUPS_QUEUE, dbos_config
+from nightcrew.workflows.sweeps import BATCH, enqueue_many
+
+# One enqueue per workflow is timed on this many (the rest would take minutes and say nothing new).
+ONE_BY_ONE_SAMPLE = 2_000
 
 # The sweep's instant; due-times are spread over the week before it and the weeks after it.
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -146,48 +155,96 @@ class Captured:
             self.statements.append((statement, parameters))
 
 
-def explain(engine: Engine, captured: Captured, call: Any) -> list[str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the first statement ``call`` runs through the repository."""
+def explain(engine: Engine, captured: Captured, call: Any) -> list[list[str]]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement ``call`` runs through the repository (then rolled back)."""
     factory = make_session_factory(engine)
     captured.statements.clear()
     captured.on = True
-    with transaction(factory) as session:
+    session = factory()
+    try:
         call(session)
-    captured.on = False
-    statement, parameters = captured.statements[0]
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        rows = raw.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()
-        conn.rollback()
-    return [str(r[0]) for r in rows]
+    finally:
+        captured.on = False
+        session.rollback()
+        session.close()
+    plans = []
+    for statement, parameters in captured.statements:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            rows = raw.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()
+            conn.rollback()
+        plans.append([str(r[0]) for r in rows])
+    return plans
 
 
-def sweep(engine: Engine) -> tuple[int, list[float], list[float]]:
-    """Claim everything due, batch by batch, as the sweep does: (claimed, seconds per due query, per claim)."""
+def claim_all(engine: Engine) -> tuple[list[tuple[int, int, str]], list[float]]:
+    """Claim everything due, batch by batch, as the sweep does: (tenant, id, workflow id) claimed, s per batch."""
     factory = make_session_factory(engine)
-    claimed = 0
-    due_s: list[float] = []
+    claimed: list[tuple[int, int, str]] = []
     claim_s: list[float] = []
     while True:
+        t0 = time.perf_counter()
         with transaction(factory) as session:
-            repo = DueFollowUps(session)
-            t0 = time.perf_counter()
-            rows = repo.due(NOW, BATCH)
-            t1 = time.perf_counter()
-            for f in rows:
-                if repo.claim(f.id, followup_workflow_id(f.id, f.step_index, f.kind), NOW):
-                    claimed += 1
-            session.flush()
-        t2 = time.perf_counter()  # the commit belongs to the claim
-        due_s.append(t1 - t0)
-        claim_s.append(t2 - t1)
-        if not rows:
-            return claimed, due_s, claim_s
+            batch = DueFollowUps(session).claim_due(NOW, BATCH, followup_workflow_id)
+        claim_s.append(time.perf_counter() - t0)  # the commit belongs to the claim
+        claimed += [(f.tenant_id, f.id, f.workflow_id) for f in batch.claimed]
+        if batch.found < BATCH:
+            return claimed, claim_s
+
+
+def start_all(claimed: list[tuple[int, int, str]]) -> list[float]:
+    """Enqueue the claimed workflows a batch at a time, as the sweep does; seconds per batch."""
+    start_s: list[float] = []
+    for i in range(0, len(claimed), BATCH):
+        chunk = claimed[i : i + BATCH]
+        t0 = time.perf_counter()
+        enqueue_many(FOLLOWUPS_QUEUE, followup_workflow, [(wid, (tenant, fid)) for tenant, fid, wid in chunk])
+        start_s.append(time.perf_counter() - t0)
+    return start_s
+
+
+def start_one_by_one(url: str, claimed: list[tuple[int, int, str]]) -> float:
+    """One enqueue (one transaction) per workflow through DBOS's client, under fresh ids; seconds."""
+    from dbos import DBOSClient, DBOSPortableJSONSerializer
+
+    client = DBOSClient(system_database_url=url, serializer=DBOSPortableJSONSerializer(), application_name="nightcrew")
+    try:
+        began = time.perf_counter()
+        for tenant, fid, wid in claimed:
+            options: Any = {"queue_name": FOLLOWUPS_QUEUE, "workflow_name": "followup", "workflow_id": f"one:{wid}"}
+            client.enqueue(options, tenant, fid)
+        return time.perf_counter() - began
+    finally:
+        client.destroy()
+
+
+def two_sweeps_at_once(engine: Engine) -> tuple[list[int], list[int], float]:
+    """Two threads claim over the same due set at once, each as one sweep does; the ids each claimed, seconds."""
+    factory = make_session_factory(engine)
+    barrier = threading.Barrier(2)
+    claimed: list[list[int]] = [[], []]
+
+    def sweep(index: int) -> None:
+        barrier.wait()
+        while True:
+            with transaction(factory) as session:
+                batch = DueFollowUps(session).claim_due(NOW, BATCH, followup_workflow_id)
+            claimed[index] += [f.id for f in batch.claimed]
+            if batch.found < BATCH:
+                return
+
+    threads = [threading.Thread(target=sweep, args=(i,)) for i in range(2)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return claimed[0], claimed[1], time.perf_counter() - began
 
 
 def sweep_unsynchronised(engine: Engine) -> tuple[int, float]:
-    """DueFollowUps.claim's UPDATE with synchronize_session=False: the one-line fix, measured for comparison."""
+    """The former per-row claim (one UPDATE each, synchronize_session=False), measured for comparison."""
     factory = make_session_factory(engine)
     claimed = 0
     began = time.perf_counter()
@@ -209,7 +266,7 @@ def sweep_unsynchronised(engine: Engine) -> tuple[int, float]:
 
 
 def sweep_set_based(engine: Engine) -> tuple[int, float]:
-    """The same claim as one UPDATE ... RETURNING per batch (the comparison, not what nightcrew runs)."""
+    """The claim as one hand-written UPDATE ... RETURNING per batch, ids built in SQL (the lower bound)."""
     claimed = 0
     began = time.perf_counter()
     with engine.connect() as conn:
@@ -241,6 +298,15 @@ def _reset(engine: Engine) -> int:
 
 def _mb(kb: float) -> float:
     return kb / 1024
+
+
+def _short(line: str, limit: int = 160) -> str:
+    """A plan line with its list of 500 ids cut short."""
+    return line if len(line) <= limit else f"{line[:limit]} ... ({len(line):,} characters)"
+
+
+def _median_ms(seconds: list[float]) -> float:
+    return sorted(seconds)[len(seconds) // 2] * 1000
 
 
 def main() -> None:
@@ -278,43 +344,76 @@ def main() -> None:
             )
             size = conn.execute(text("SELECT pg_size_pretty(pg_total_relation_size('followups'))")).scalar_one()
         print(f"follow-ups   : {counts}; due now {due_now:,}; table with indexes {size}")
-        plan = explain(engine, captured, lambda s: DueFollowUps(s).due(NOW, BATCH))
+        plans = explain(engine, captured, lambda s: DueFollowUps(s).claim_due(NOW, BATCH, followup_workflow_id))
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         began = time.perf_counter()
-        claimed, due_s, claim_s = sweep(engine)
-        elapsed = time.perf_counter() - began
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        batches = len(due_s) - 1
+        claimed, claim_s = claim_all(engine)
+        claim_elapsed = time.perf_counter() - began
+        n = len(claimed)
         print(
-            f"sweep        : {claimed:,} follow-ups claimed in {elapsed:.2f} s = {claimed / elapsed:,.0f} rows/s "
-            f"({batches} batches of {BATCH}; the last, empty due query included)"
+            f"claim        : {n:,} follow-ups claimed in {claim_elapsed:.2f} s = {n / claim_elapsed:,.0f} rows/s "
+            f"({len(claim_s)} batches of up to {BATCH}, the last partial one included); per batch (SELECT ... FOR "
+            f"UPDATE SKIP LOCKED + UPDATE ... RETURNING + commit) median {_median_ms(claim_s):.1f} ms, "
+            f"max {max(claim_s) * 1000:.1f} ms"
         )
-        print(
-            f"per batch    : due query median {sorted(due_s)[len(due_s) // 2] * 1000:.1f} ms "
-            f"(max {max(due_s) * 1000:.1f}); claim of {BATCH} rows one UPDATE each + commit median "
-            f"{sorted(claim_s)[len(claim_s) // 2] * 1000:.1f} ms (max {max(claim_s) * 1000:.1f}); "
-            f"share of time in the claim {sum(claim_s) / elapsed:.0%}"
-        )
+        settings = Settings(database_url=url, executor_id="cold-sweep-bench", api_key="unused")
+        container = Container(settings)
+        from dbos import DBOS
+
+        from nightcrew.workflows import registry  # noqa: F401  (registers the workflows with DBOS)
+
+        DBOS(config=dbos_config(container))
+        DBOS.launch()  # no queue is registered here: the enqueued workflows wait, nothing runs them
+        try:
+            began = time.perf_counter()
+            start_s = start_all(claimed)
+            start_elapsed = time.perf_counter() - began
+            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print(
+                f"start        : {n:,} workflows enqueued in {start_elapsed:.2f} s = {n / start_elapsed:,.0f}/s "
+                f"({len(start_s)} batches of {BATCH}, one DBOS insert each); per batch median "
+                f"{_median_ms(start_s):.1f} ms, max {max(start_s) * 1000:.1f} ms"
+            )
+            total = claim_elapsed + start_elapsed
+            print(f"sweep        : claim + start of {n:,} due follow-ups in {total:.2f} s = {n / total:,.0f}/s")
+            sample = claimed[:ONE_BY_ONE_SAMPLE]
+            one_s = start_one_by_one(url, sample)
+            print(
+                f"comparison   : one enqueue per workflow (as before), first {len(sample):,}: {one_s:.2f} s = "
+                f"{len(sample) / one_s:,.0f}/s; all {n:,} would take about {n / len(sample) * one_s:.0f} s"
+            )
+        finally:
+            DBOS.destroy(destroy_registry=False)
+            container.close()
         print(
             f"peak memory  : {_mb(rss_after):.0f} MiB RSS for this process ({_mb(rss_before):.0f} MiB before the "
             f"sweep: imports, engine)"
         )
-        stuck_plan = explain(engine, captured, lambda s: DueFollowUps(s).stuck_running(NOW, BATCH))
+        _reset(engine)
+        first, second, both_s = two_sweeps_at_once(engine)
+        overlap = len(set(first) & set(second))
+        whole = set(first) | set(second) == {fid for _, fid, _ in claimed}
+        print(
+            f"two at once  : two sweeps over the same {n:,} due rows claimed {len(first):,} and {len(second):,} in "
+            f"{both_s:.2f} s; claimed by both: {overlap}; union is the whole due set: {whole}"
+        )
+        stuck_plan = explain(engine, captured, lambda s: DueFollowUps(s).stuck_running(NOW, BATCH))[0]
         _reset(engine)
         plain_claimed, plain_elapsed = sweep_unsynchronised(engine)
         print(
-            f"comparison   : the same {plain_claimed:,} rows claimed again, one UPDATE each with "
-            f"synchronize_session=False: {plain_elapsed:.2f} s = {plain_claimed / plain_elapsed:,.0f} rows/s"
+            f"comparison   : the same {plain_claimed:,} rows claimed one UPDATE each (the former claim, with "
+            f"synchronize_session=False): {plain_elapsed:.2f} s = {plain_claimed / plain_elapsed:,.0f} rows/s"
         )
         _reset(engine)
         set_claimed, set_elapsed = sweep_set_based(engine)
         print(
-            f"comparison   : the same {set_claimed:,} rows claimed with one UPDATE ... RETURNING per batch: "
-            f"{set_elapsed:.2f} s = {set_claimed / set_elapsed:,.0f} rows/s"
+            f"comparison   : the same {set_claimed:,} rows claimed with a hand-written UPDATE ... RETURNING per "
+            f"batch: {set_elapsed:.2f} s = {set_claimed / set_elapsed:,.0f} rows/s"
         )
-        print("EXPLAIN (ANALYZE, BUFFERS) of DueFollowUps.due(now, 500), first batch:")
-        for line in plan:
-            print(f"    {line}")
+        for title, plan in zip(("SELECT ... FOR UPDATE SKIP LOCKED", "UPDATE ... RETURNING"), plans, strict=False):
+            print(f"EXPLAIN (ANALYZE, BUFFERS) of DueFollowUps.claim_due(now, 500), first batch, {title}:")
+            for line in plan:
+                print(f"    {_short(line)}")
         print("EXPLAIN (ANALYZE, BUFFERS) of DueFollowUps.stuck_running(now, 500), with every due row claimed:")
         for line in stuck_plan:
             print(f"    {line}")

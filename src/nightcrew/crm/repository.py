@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -296,14 +297,59 @@ class DueFollowUps:
             query = query.where(FollowUp.tenant_id == tenant_id)
         return self.session.scalars(query.order_by(FollowUp.updated_at).limit(limit)).all()
 
-    def claim(self, followup_id: int, workflow_id: str, now: datetime) -> bool:
-        """Move one follow-up from pending to running; False when someone else got it first."""
-        result = self.session.execute(
-            update(FollowUp)
-            .where(FollowUp.id == followup_id, FollowUp.status == "pending")
-            .values(status="running", workflow_id=workflow_id, updated_at=now)
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        workflow_id: Callable[[int, int, str], str],
+        tenant_id: int | None = None,
+    ) -> ClaimedBatch:
+        """Move up to ``limit`` due follow-ups from pending to running, oldest first, in one UPDATE ... RETURNING.
+
+        ``workflow_id(id, step_index, kind)`` names each one's workflow. Two sweeps at once never claim the same
+        row: the candidates are locked with SKIP LOCKED where the database has it (PostgreSQL: a second sweep
+        takes the next rows instead of waiting for these), and the UPDATE re-checks ``status = 'pending'``, so a
+        row another sweep claimed since it was read (SQLite, where writers take turns) is not returned.
+        """
+        query = select(FollowUp.id, FollowUp.step_index, FollowUp.kind).where(
+            FollowUp.status == "pending", FollowUp.due_at <= now
         )
-        return bool(getattr(result, "rowcount", 0))
+        if tenant_id is not None:
+            query = query.where(FollowUp.tenant_id == tenant_id)
+        candidates = self.session.execute(
+            query.order_by(FollowUp.due_at, FollowUp.id).limit(limit).with_for_update(skip_locked=True)
+        ).all()
+        if not candidates:
+            return ClaimedBatch(found=0, claimed=[])
+        ids = {row.id: workflow_id(row.id, row.step_index, row.kind) for row in candidates}
+        rows = self.session.execute(
+            update(FollowUp)
+            .where(FollowUp.id.in_(list(ids)), FollowUp.status == "pending")
+            .values(status="running", updated_at=now, workflow_id=case(ids, value=FollowUp.id))
+            .returning(FollowUp.id, FollowUp.tenant_id, FollowUp.workflow_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        # RETURNING has no order: keep the oldest first, as the sweep starts them.
+        position = {followup_id: i for i, followup_id in enumerate(ids)}
+        claimed = [ClaimedFollowUp(int(r.id), int(r.tenant_id), str(r.workflow_id)) for r in rows]
+        return ClaimedBatch(found=len(candidates), claimed=sorted(claimed, key=lambda f: position[f.id]))
+
+
+@dataclass(frozen=True)
+class ClaimedFollowUp:
+    """A follow-up one sweep claimed: its workflow is this sweep's to start."""
+
+    id: int
+    tenant_id: int
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """One claim: how many due rows were read, and those this claim won (the rest another sweep took)."""
+
+    found: int
+    claimed: list[ClaimedFollowUp]
 
 
 def contact_values(contact: Contact) -> dict[str, Any]:
