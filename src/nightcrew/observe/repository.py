@@ -80,6 +80,14 @@ class ActionRepository:
         ).all()
         return [(dict(output or {}), str(reason)) for output, reason in rows]
 
+    def of_kind(self, kind: str) -> Sequence[Action]:
+        """Every action of a kind, oldest first (for reports)."""
+        return self.session.scalars(
+            select(Action)
+            .where(Action.tenant_id == self.tenant_id, Action.kind == kind)
+            .order_by(Action.created_at, Action.id)
+        ).all()
+
     def count_by_kind(self) -> dict[str, int]:
         """How many actions of each kind."""
         rows = self.session.execute(
@@ -152,6 +160,18 @@ class StatsRepository:
         ).all()
         return {str(status): int(n) for status, n in rows}
 
+    def followup_endings_by_path(self) -> dict[str, dict[str, int]]:
+        """Per follow-up path: how its sequences ended (the outcome recorded on the follow-up), for reports."""
+        rows = self.session.execute(
+            select(FollowUp.path, FollowUp.outcome, func.count())
+            .where(FollowUp.tenant_id == self.tenant_id, FollowUp.path.is_not(None), FollowUp.outcome.is_not(None))
+            .group_by(FollowUp.path, FollowUp.outcome)
+        ).all()
+        endings: dict[str, dict[str, int]] = {}
+        for path, outcome, n in rows:
+            endings.setdefault(str(path), {})[str(outcome)] = int(n)
+        return endings
+
     def followups_due_by(self, moment: datetime) -> int:
         """Pending follow-ups whose due-time is at or before ``moment``."""
         return int(
@@ -190,6 +210,15 @@ class OutcomeRepository:
                 raise
             return existing
         return outcome
+
+    def timeline(self) -> list[tuple[int, str, datetime]]:
+        """(contact id, kind, at) of every outcome, in time order (for contact-level attribution in reports)."""
+        rows = self.session.execute(
+            select(Outcome.contact_id, Outcome.kind, Outcome.at)
+            .where(Outcome.tenant_id == self.tenant_id)
+            .order_by(Outcome.at, Outcome.id)
+        ).all()
+        return [(int(contact), str(kind), at) for contact, kind, at in rows]
 
     def table(self, column: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """Per value of ``column``: messages sent, and contacts that replied, booked, cancelled, opted out after one."""

@@ -1,8 +1,9 @@
 """How the sample business's contacts react to messages. The simulation knows this; the agent does not.
 
 Each contact carries a latent truth from the history generator (whether the family would enrol). The
-chance of a reply, its intent, a booking, a cancellation or an opt-out depends on that truth, on the
-segment the agent chose, and on the message: first outreach, an answer, or a follow-up path.
+chance of a reply, its intent, a booking, a cancellation or an opt-out depends on that truth, on how well the
+segment the agent chose suits it (SEGMENT_FIT), and on the message: first outreach, an answer, or a follow-up path
+(one per cold reason).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ INTENTS_AFTER_FOLLOWUP = {
     "reschedule_offer": {"reschedule": 0.55, "booking": 0.2, "cancel": 0.1, "not_interested": 0.15},
 }
 BOOK_AFTER_ANSWER = {True: 0.55, False: 0.08}
+# How well the segment's copy suits the family (latent truth -> segment -> reply multiplier): an invitation straight
+# to a trial class works on families ready to enrol and puts off the merely curious; a light touch the other way.
+SEGMENT_FIT = {
+    True: {"hot": 1.3, "warm": 1.0, "cold": 0.75},
+    False: {"hot": 0.8, "warm": 1.0, "cold": 1.15},
+}
 CANCEL_AFTER_BOOKING = {True: 0.12, False: 0.4}
 
 
@@ -152,7 +159,9 @@ class Behaviour:
                 )
             return reactions
         base = PATH_REPLY.get(str(path), 0.15) if purpose == "followup" else REPLY_BASE.get(purpose, 0.2)
-        chance = min(0.95, base * (ENROL_LIFT if persona.enrols else 0.75))
+        segment = str(message.get("segment") or "warm")
+        fit = SEGMENT_FIT[persona.enrols].get(segment, 1.0)
+        chance = min(0.95, base * fit * (ENROL_LIFT if persona.enrols else 0.75))
         if self.rng.random() >= chance:
             return []
         if purpose == "followup":

@@ -87,19 +87,21 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(_counts("Conversations routed to", report["routed_to"]))
 
     followups = _table(
-        "Follow-ups by reason and path", "reason", "path", "entered", "sent", "replies", "bookings", "opt-outs"
+        "Follow-ups by reason and path", "reason / path", "entered", "sent", "replied", "booked", "opted out"
     )
     for row in report["followups"]["paths"]:
         followups.add_row(
-            str(row["reason"]),
-            str(row["path"]),
+            f"{row['reason']} / {row['path']}",
             str(row["entered"]),
             str(row["messages_sent"]),
-            str(row["replies"]),
-            str(row["bookings"]),
-            str(row["opt_outs"]),
+            str(row["replied"]),
+            str(row["booked"]),
+            str(row["opted_out"]),
         )
     console.print(followups)
+    for row in report["followups"]["paths"]:
+        ended = ", ".join(f"{ending} {n}" for ending, n in row["ended"].items()) or "nothing yet"
+        console.print(f"[dim]{row['path']} sequences ended: {ended}[/dim]")
 
     costs = report["costs"]
     cost = _table(
@@ -126,12 +128,24 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
 
     guardrails = report["guardrails"]
     console.print(_counts("Guardrail verdicts", guardrails["verdicts"]))
-    console.print(_counts("Guardrail findings by check", guardrails["by_check"]))
+    checks = _table("Guardrail verdicts by check", "check", "pass", "revise", "defer", "review", "block")
+    for name, counts in guardrails["by_check"].items():
+        checks.add_row(name, *(str(counts.get(k, 0)) for k in ("pass", "revise", "defer", "review", "block")))
+    console.print(checks)
     for example in guardrails["blocked_examples"]:
-        console.print(f"[red]blocked[/red] message #{example['message_id']}: {example['reason']}")
+        console.print(
+            f"[red]blocked[/red] message #{example['message_id']} ({example['source']} draft): "
+            f"{'; '.join(example['reasons'])}\n  [dim]{example['draft']}[/dim]"
+        )
     console.print(
         f"review queue: {guardrails['review_queue_open']} open; model drafts with invented offers: "
-        f"{guardrails['model_drafts_with_invented_offers']} (none sent as written)"
+        f"{guardrails['model_drafts_with_invented_offers']}; blocked drafts sent as written: "
+        f"{guardrails['blocked_drafts_sent_as_written']}; deferred by "
+        + (", ".join(f"{k} {v}" for k, v in guardrails["deferred_by"].items()) or "nothing")
+    )
+    console.print(
+        f"follow-ups still due at the end of the period: {report['followups']['due_by_end']} "
+        f"(by status: {report['followups']['by_status']})"
     )
 
     variants = _table("Outcomes by message variant (A/B)", "variant", "sent", "replied", "booked", "rate (95% CI)")

@@ -57,10 +57,13 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         understood = [o for o, _ in actions.outputs_of_kind("inbound.understood")]
         routed = [o for o, _ in actions.outputs_of_kind("inbound.routed")]
         verdicts = actions.outputs_of_kind("guardrail.verdict")
-        started = [o for o, _ in actions.outputs_of_kind("followup.started")]
+        verdict_actions = [(a.input, a.output, a.reason) for a in actions.of_kind("guardrail.verdict")]
+        sent_actions = [(a.input, a.output) for a in actions.of_kind("message.sent")]
+        started_rows = [(a.contact_id, a.created_at, a.output) for a in actions.of_kind("followup.started")]
+        endings = stats.followup_endings_by_path()
+        outcome_timeline = outcomes.timeline()
         opt_outs = len(actions.outputs_of_kind("consent.withdrawn"))
         ledger = [to_record(row) for row in LedgerRepository(session).since(sim.tenant.slug, None)]
-        by_path = {row["key"]: row for row in outcomes.table("path")}
         sent_by_path = stats.sent_by("path")
         outcome_tables = {
             column: with_rates(outcomes.table(column)) for column in ("variant", "template", "segment", "language")
@@ -107,22 +110,12 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
     report["routed_to"] = dict(Counter(o.get("team") for o in routed).most_common())
     report["handoffs"] = sum(1 for o in routed if o.get("handoff"))
     report["opt_outs"] = opt_outs
-    entered = Counter((o.get("reason"), o.get("path")) for o in started)
     report["followups"] = {
         "by_status": followup_status,
         "due_by_end": due_by_end,
-        "paths": [
-            {
-                "reason": reason,
-                "path": path,
-                "entered": count,
-                "messages_sent": sent_by_path.get(str(path), 0),
-                "replies": by_path.get(str(path), {}).get("replied", 0),
-                "bookings": by_path.get(str(path), {}).get("booked", 0),
-                "opt_outs": by_path.get(str(path), {}).get("opted_out", 0),
-            }
-            for (reason, path), count in sorted(entered.items(), key=lambda kv: str(kv[0]))
-        ],
+        "paths": followup_paths(started_rows, endings, outcome_timeline, sent_by_path),
+        "how": "per path: contacts that entered it; messages it sent; of those contacts, how many replied, booked "
+        "or opted out after entering (until they entered another sequence); and how the sequences ended",
     }
     costs = cost_report(ledger)
     report["costs"] = {
@@ -150,22 +143,92 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         "messages_lost": waits.get("awaiting_model", 0),
         "duplicates": report["duplicate_sends"],
     }
-    final_verdicts = Counter(str(o.get("verdict")) for o, _ in verdicts)
-    per_check: Counter[str] = Counter()
-    blocked_examples: list[dict[str, Any]] = []
-    for output, reason in verdicts:
-        for check in output.get("checks", []):
-            if check.get("verdict") != "pass":
-                per_check[f"{check.get('check')}:{check.get('verdict')}"] += 1
-        if output.get("verdict") == "block" and len(blocked_examples) < 3:
-            blocked_examples.append({"reason": reason, "message_id": output.get("message_id")})
     report["guardrails"] = {
-        "verdicts": {k: final_verdicts.get(k, 0) for k in ("pass", "revise", "defer", "review", "block")},
-        "by_check": dict(per_check.most_common()),
-        "blocked_examples": blocked_examples,
+        **guardrail_section(verdict_actions, sent_actions),
         "model_drafts_with_invented_offers": sim.model.invented if sim.model else 0,
         "review_queue_open": review.get("open", 0),
+        "review_queue": review,
     }
     report["outcomes"] = outcome_tables
     report["wall_seconds"] = round(time.perf_counter() - sim.started, 1)
     return report
+
+
+def followup_paths(
+    started: list[tuple[int | None, datetime, dict[str, Any]]],
+    endings: dict[str, dict[str, int]],
+    outcomes: list[tuple[int, str, datetime]],
+    sent_by_path: dict[str, int],
+) -> list[dict[str, Any]]:
+    """Per (reason, path): contacts entered, messages sent, contacts that replied/booked/opted out after entering."""
+    spells: dict[int, list[tuple[datetime, str, str]]] = {}
+    for contact_id, at, output in started:
+        if contact_id is not None:
+            spells.setdefault(contact_id, []).append((at, str(output.get("reason")), str(output.get("path"))))
+    reacted: dict[tuple[str, str], dict[str, set[int]]] = {}
+    for contact_id, kind, at in outcomes:
+        mine = [spell for spell in spells.get(contact_id, []) if spell[0] <= at]
+        if not mine:
+            continue
+        _, reason, path = mine[-1]  # the sequence the contact was in (or had last been in) when it happened
+        reacted.setdefault((reason, path), {}).setdefault(kind, set()).add(contact_id)
+    entered = Counter((reason, path) for runs in spells.values() for _, reason, path in runs)
+    return [
+        {
+            "reason": reason,
+            "path": path,
+            "entered": count,
+            "messages_sent": sent_by_path.get(path, 0),
+            "replied": len(reacted.get((reason, path), {}).get("replied", set())),
+            "booked": len(reacted.get((reason, path), {}).get("booked", set())),
+            "opted_out": len(reacted.get((reason, path), {}).get("opted_out", set())),
+            "ended": dict(sorted(endings.get(path, {}).items(), key=lambda kv: -kv[1])),
+        }
+        for (reason, path), count in sorted(entered.items())
+    ]
+
+
+def guardrail_section(
+    verdicts: list[tuple[dict[str, Any], dict[str, Any], str]], sent: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> dict[str, Any]:
+    """Final verdicts, each check's verdicts, deferrals by check, blocked drafts (text and reasons), and leaks: a
+    blocked draft that reached a channel as written (must be 0)."""
+    final = Counter(str(o.get("verdict")) for _, o, _ in verdicts)
+    per_check: dict[str, Counter[str]] = {}
+    deferred_by: Counter[str] = Counter()
+    blocked: dict[int, set[str]] = {}
+    examples: list[dict[str, Any]] = []
+    for inputs, output, reason in verdicts:
+        checks = output.get("checks", [])
+        for check in checks:
+            per_check.setdefault(str(check.get("check")), Counter())[str(check.get("verdict"))] += 1
+        if output.get("verdict") == "defer":
+            for check in checks:
+                if check.get("verdict") == "defer":
+                    deferred_by[str(check.get("check"))] += 1
+        if output.get("verdict") == "block":
+            blocked.setdefault(int(output.get("message_id") or 0), set()).add(str(inputs.get("text")))
+            if len(examples) < 5:
+                examples.append(
+                    {
+                        "message_id": output.get("message_id"),
+                        "source": inputs.get("source"),
+                        "draft": str(inputs.get("text"))[:240],
+                        "reasons": [
+                            f"{c.get('check')}: {c.get('reason')}" for c in checks if c.get("verdict") == "block"
+                        ]
+                        or [reason],
+                    }
+                )
+    leaks = sum(
+        1
+        for inputs, output in sent
+        if str(output.get("text")) in blocked.get(int(inputs.get("message_id") or 0), set())
+    )
+    return {
+        "verdicts": {k: final.get(k, 0) for k in ("pass", "revise", "defer", "review", "block")},
+        "by_check": {name: dict(counts.most_common()) for name, counts in sorted(per_check.items())},
+        "deferred_by": dict(deferred_by.most_common()),
+        "blocked_examples": examples,
+        "blocked_drafts_sent_as_written": leaks,
+    }
