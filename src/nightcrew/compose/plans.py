@@ -47,3 +47,9 @@ def assign_variant(plan: MessagePlan, contact_key: str) -> Variant | None:
             return variant
         point -= variant.weight
     return plan.variants[-1]
+
+
+def plan_copy(plan: MessagePlan, contact_key: str) -> dict[str, str | None]:
+    """The template a contact gets for a plan, and its A/B variant's name (None when the plan has no variants)."""
+    variant = assign_variant(plan, contact_key)
+    return {"template": variant.template if variant else plan.template, "variant": variant.name if variant else None}

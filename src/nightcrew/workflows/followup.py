@@ -8,6 +8,7 @@ from typing import Any
 from dbos import DBOS
 
 from nightcrew.channels.repository import OutboxRepository
+from nightcrew.compose.plans import plan_copy
 from nightcrew.crm.followups import StageMove, diagnose, stop_cause
 from nightcrew.crm.repository import ContactRepository, FollowUpRepository, StageRepository, contact_values
 from nightcrew.crm.service import resolve_language
@@ -131,8 +132,7 @@ def evaluate(tenant_id: int, followup_id: int) -> dict[str, Any]:
             "step_index": followup.step_index,
             "plan": {
                 "plan": plan.name,
-                "template": plan.template,
-                "variant": None,
+                **plan_copy(plan, contact.external_id),
                 "language": language,
                 "tone": plan.tone,
                 "call_to_action": plan.call_to_action,

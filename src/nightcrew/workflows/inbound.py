@@ -11,7 +11,7 @@ from dbos import DBOS
 from nightcrew.ai.router import CallContext
 from nightcrew.ai.structured import Classification
 from nightcrew.channels.repository import OutboxRepository
-from nightcrew.compose.plans import pick_plan
+from nightcrew.compose.plans import pick_plan, plan_copy
 from nightcrew.crm.assignment import assign_team
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import AUTOMATED_PURPOSES, resolve_language
@@ -307,8 +307,7 @@ def pick_reply(
     )
     return {
         "plan": plan.name,
-        "template": plan.template,
-        "variant": None,
+        **plan_copy(plan, contact["external_id"]),
         "language": language,
         "tone": plan.tone,
         "call_to_action": plan.call_to_action,
