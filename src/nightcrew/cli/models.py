@@ -358,4 +358,6 @@ def guardrails_check(
         bad += "error" in result
         print(json.dumps(result, ensure_ascii=False))
     if bad:
+        # Every readable case was checked and printed; the exit code tells a script that some were not.
         err.print(f"[yellow]{bad} line(s) could not be read[/yellow]")
+        raise typer.Exit(1)
