@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from nightcrew.playbook.schemas import Playbook
 
+# A person asked for, or a complaint: these always reach a person, whatever the playbook's rules say.
+ALWAYS_HUMAN = frozenset({"human", "complaint"})
+
 
 @dataclass(frozen=True)
 class TeamAssignment:
@@ -24,8 +27,8 @@ def assign_team(
     assignment = playbook.assignment
     if assignment is None:
         team = playbook.teams[0].name if playbook.teams else "default"
-        return TeamAssignment(team, None, "no assignment rules in the playbook: first team", intent in ("human",))
-    always_human = intent in assignment.always_human
+        return TeamAssignment(team, None, "no assignment rules in the playbook: first team", intent in ALWAYS_HUMAN)
+    always_human = intent in ALWAYS_HUMAN or intent in assignment.always_human
     for index, rule in enumerate(assignment.rules):
         conditions: list[tuple[list[str], str | None, str]] = [
             (rule.intents, intent, "intent"),
