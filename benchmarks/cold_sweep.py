@@ -204,19 +204,16 @@ def start_all(claimed: list[tuple[int, int, str]]) -> list[float]:
     return start_s
 
 
-def start_one_by_one(url: str, claimed: list[tuple[int, int, str]]) -> float:
-    """One enqueue (one transaction) per workflow through DBOS's client, under fresh ids; seconds."""
-    from dbos import DBOSClient, DBOSPortableJSONSerializer
+def start_one_by_one(claimed: list[tuple[int, int, str]]) -> float:
+    """One enqueue (one transaction) per workflow, as the sweep did before (``Queue.enqueue`` under
+    ``SetWorkflowID``), under fresh ids; seconds."""
+    from dbos import DBOS, SetWorkflowID
 
-    client = DBOSClient(system_database_url=url, serializer=DBOSPortableJSONSerializer(), application_name="nightcrew")
-    try:
-        began = time.perf_counter()
-        for tenant, fid, wid in claimed:
-            options: Any = {"queue_name": FOLLOWUPS_QUEUE, "workflow_name": "followup", "workflow_id": f"one:{wid}"}
-            client.enqueue(options, tenant, fid)
-        return time.perf_counter() - began
-    finally:
-        client.destroy()
+    began = time.perf_counter()
+    for tenant, fid, wid in claimed:
+        with SetWorkflowID(f"one:{wid}"):
+            DBOS.enqueue_workflow(FOLLOWUPS_QUEUE, followup_workflow, tenant, fid)
+    return time.perf_counter() - began
 
 
 def two_sweeps_at_once(engine: Engine) -> tuple[list[int], list[int], float]:
@@ -377,7 +374,7 @@ def main() -> None:
             total = claim_elapsed + start_elapsed
             print(f"sweep        : claim + start of {n:,} due follow-ups in {total:.2f} s = {n / total:,.0f}/s")
             sample = claimed[:ONE_BY_ONE_SAMPLE]
-            one_s = start_one_by_one(url, sample)
+            one_s = start_one_by_one(sample)
             print(
                 f"comparison   : one enqueue per workflow (as before), first {len(sample):,}: {one_s:.2f} s = "
                 f"{len(sample) / one_s:,.0f}/s; all {n:,} would take about {n / len(sample) * one_s:.0f} s"

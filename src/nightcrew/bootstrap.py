@@ -64,11 +64,15 @@ class Container:
         transports: TransportRouter | None = None,
         engine: Engine | None = None,
         sleeper: Callable[[float], None] | None = None,
+        wall_clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         # Spans always get real ids (stored on every action); exporting them is configuration.
         configure_tracing(settings.trace_exporter, settings.otlp_endpoint)
         self.clock: Clock = clock or SystemClock()
+        # Liveness (heartbeats, which executor is dead) is about real processes: it never follows a simulated
+        # clock, only a wall clock (tests give a FakeClock here to make a heartbeat lapse at once).
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.transports = transports or default_transports(settings)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import JSON, DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -114,6 +114,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def ping(factory: sessionmaker[Session]) -> None:
+    """Ask the database for ``SELECT 1`` in a transaction of its own; raises when it does not answer."""
+    with transaction(factory) as session:
+        session.execute(text("SELECT 1"))
 
 
 def is_unique_violation(error: BaseException) -> bool:

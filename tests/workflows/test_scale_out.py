@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
+from tests.conftest import PG_ADMIN
 from tests.support.events import lead
 from tests.support.processes import NightcrewProcess, WorkerProcess, free_port, open_all_hours_playbook
 from tests.support.receiver import Receiver
@@ -106,3 +109,67 @@ def test_a_second_process_with_a_live_executor_id_is_refused(fresh_database_url:
             second.start()
     finally:
         first.stop()
+
+
+@pytest.mark.slow
+def test_a_paused_worker_whose_work_was_recovered_exits_at_once_when_it_resumes(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    if not fresh_database_url.startswith("postgresql"):
+        # One SQLite file lives on one host: no partition can cut a worker off, and a paused process that holds
+        # the file's write lock stalls every other process until it resumes (the fence itself is tested there
+        # in-process, tests/workflows/test_fencing.py).
+        pytest.skip("a partitioned worker needs a database server")
+    upgrade(fresh_database_url)
+    # The paused worker may be stopped inside a transaction; the server ends it, as it should in production.
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        name = fresh_database_url.rsplit("/", 1)[-1]
+        conn.execute(f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '1s'")
+    gate = threading.Event()
+    receiver = Receiver(hold=gate).start()
+    env = {
+        "NIGHTCREW_DATABASE_URL": fresh_database_url,
+        "NIGHTCREW_API_KEY": "scale-key",
+        "NIGHTCREW_OUTBOUND_WEBHOOK_URL": receiver.url,
+        "NIGHTCREW_QUEUE_POLLING_INTERVAL": "0.05",
+        "NIGHTCREW_PLAYBOOK": str(open_all_hours_playbook(tmp_path / "playbook")),
+        "NIGHTCREW_WEBHOOK_TIMEOUT_S": "60",
+        "NIGHTCREW_HEARTBEAT_INTERVAL_S": "0.5",
+        "NIGHTCREW_EXECUTOR_DEAD_AFTER_S": "3",
+        "NIGHTCREW_LOG_LEVEL": "WARNING",
+        "NIGHTCREW_EXECUTOR_ID": "api-1",
+    }
+    api = NightcrewProcess(env, tmp_path, free_port(), api_only=True).start()
+    a = WorkerProcess(env, tmp_path, "worker-a").start()
+    workers = [a]
+    try:
+        assert httpx.post(f"{api.url}/v1/events", json=lead("e1", "c1"), headers=AUTH, timeout=10).status_code == 202
+        assert receiver.holding.wait(timeout=30), "worker-a never started the send"
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)  # a partition, as a's threads see it: nothing it does lands
+        workers.append(WorkerProcess(env, tmp_path, "worker-b").start())
+        wait_done(api, "e1")  # b declared a dead after 3 s and ran e1 again: its send was answered
+        assert recovered_by(fresh_database_url) == {"worker-a": "worker-b"}
+        assert receiver.acknowledged_keys() == {"default:e1:send": 1}
+        a.proc.send_signal(signal.SIGCONT)  # a wakes up in the middle of e1's send step
+        assert a.proc.wait(timeout=10) == 75  # it stops at once, before running another step
+        log = a.log.read_text(errors="replace")
+        assert "supervisor.fenced" in log and "worker-a" in log, log[-2000:]
+        gate.set()  # the send a had open is let go only now: a is gone, nobody sends it again
+        assert httpx.post(f"{api.url}/v1/events", json=lead("e2", "c2"), headers=AUTH, timeout=10).status_code == 202
+        wait_done(api, "e2")
+        # Restarted fresh, a registers again and recovers only what is its own: nothing, e1 is b's now.
+        (tmp_path / "again").mkdir()
+        workers.append(WorkerProcess(env, tmp_path / "again", "worker-a").start())
+        time.sleep(1)
+        assert recovered_by(fresh_database_url) == {}
+        assert receiver.all_keys() == {"default:e1:send": 2, "default:e2:send": 1}
+        assert receiver.acknowledged_keys() == {"default:e1:send": 1, "default:e2:send": 1}
+    finally:
+        gate.set()
+        for worker in workers:
+            if worker.proc is not None and worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGCONT)
+            worker.stop()
+        api.stop()
+        receiver.stop()

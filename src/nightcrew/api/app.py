@@ -11,7 +11,6 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from nightcrew.api import events, hooks, review, stats
@@ -19,7 +18,7 @@ from nightcrew.api.auth import RateLimiter
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
 from nightcrew.dashboard.views import create_dashboard_router
-from nightcrew.db import transaction
+from nightcrew.db import ping, transaction
 from nightcrew.errors import NightcrewError, RateLimited, ValidationFailed
 from nightcrew.observe.health import refresh_gauges
 from nightcrew.observe.metrics import REGISTRY
@@ -111,8 +110,7 @@ def create_app(
     def healthz() -> JSONResponse:
         """Ready when the database answers: 200, else 503 with the reason (a load balancer's check)."""
         try:
-            with transaction(c.sessions) as session:
-                session.execute(text("SELECT 1"))
+            ping(c.sessions)
         except Exception as exc:  # any failure to reach the database means this process cannot work
             log.warning("healthz.database_unavailable", error=type(exc).__name__)
             body = {"status": "unavailable", "database": f"unavailable ({type(exc).__name__})"}

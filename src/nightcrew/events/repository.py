@@ -166,9 +166,16 @@ class ExecutorRepository:
         self.session.flush()
 
     def beat(self, executor_id: str, pid: int, now: datetime) -> bool:
-        """Refresh the heartbeat; False when another process took the id over."""
+        """Refresh the heartbeat; False when another process took the id over or another executor recovered
+        this one's work (it was declared dead: it must stop running workflows).
+
+        The same row is what ``claim_recovery`` updates, so the database orders the two: a beat that lands
+        first keeps the executor alive, a recovery that lands first makes every later beat fail.
+        """
         result = self.session.execute(
-            update(Executor).where(Executor.executor_id == executor_id, Executor.pid == pid).values(heartbeat_at=now)
+            update(Executor)
+            .where(Executor.executor_id == executor_id, Executor.pid == pid, Executor.recovered_by.is_(None))
+            .values(heartbeat_at=now)
         )
         return bool(getattr(result, "rowcount", 0))
 

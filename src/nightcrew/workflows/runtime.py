@@ -251,6 +251,9 @@ def step(
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)
         def traced(*args: P.args, **kwargs: P.kwargs) -> R:
+            if _supervisor is not None:
+                # A worker whose heartbeat lapsed starts no step: its work may be running elsewhere already.
+                _supervisor.check_fence()
             started = time.perf_counter()
             with span_under(current_traceparent.get(), name, workflow_id=DBOS.workflow_id or ""):
                 try:
