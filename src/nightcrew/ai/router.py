@@ -246,12 +246,19 @@ class ModelRouter:
         local: LocalAnswer[T],
         validation: Mapping[str, Any] | None = None,
         context: CallContext | None = None,
+        must_answer: bool = False,
     ) -> Routed[T]:
-        """Answer ``task`` on its tier (then its fallback tier, then ``local`` if the playbook allows)."""
+        """Answer ``task`` on its tier (then its fallback tier, then ``local`` if the playbook allows).
+
+        ``must_answer``: for work nothing is sent on (a label, a note for the team), which cannot wait
+        durably: when no allowed endpoint answers, ``local`` does, and the ledger says why.
+        """
         route = self.policy.route_for(task)
         call = self._new_call(task, context)
         tiers = [route.tier] if route.fallback is None else [route.tier, route.fallback]
-        return self._run(call, prompt, schema, validation, local, tiers, route.allow_template_fallback)
+        return self._run_answering(
+            call, prompt, schema, validation, local, tiers, route.allow_template_fallback, must_answer
+        )
 
     def classify(
         self,
@@ -262,6 +269,7 @@ class ModelRouter:
         local: LocalAnswer[Classification],
         history: Sequence[str] = (),
         context: CallContext | None = None,
+        must_answer: bool = False,
     ) -> CascadeResult:
         """Label ``text``; an answer below the confidence threshold is asked again on the escalation tier."""
         if task not in CLASSIFICATION_TASKS:
@@ -271,7 +279,9 @@ class ModelRouter:
         call = self._new_call(task, context)
         validation = {"labels": set(labels)}
         tiers = [route.tier] if route.fallback is None else [route.tier, route.fallback]
-        cheap = self._run(call, prompt, Classification, validation, local, tiers, route.allow_template_fallback)
+        cheap = self._run_answering(
+            call, prompt, Classification, validation, local, tiers, route.allow_template_fallback, must_answer
+        )
         target = self.policy.escalation_tier(task)
         threshold = route.confidence_threshold
         if target is None or threshold is None or cheap.value.confidence >= threshold or cheap.tier == target:
@@ -310,10 +320,11 @@ class ModelRouter:
         language: str,
         local: LocalAnswer[Summary],
         context: CallContext | None = None,
+        must_answer: bool = False,
     ) -> Routed[Summary]:
         """Summarise a conversation for the team."""
         prompt = build_summary_prompt(conversation, language=language)
-        return self.run("summarise", prompt, Summary, local=local, context=context)
+        return self.run("summarise", prompt, Summary, local=local, context=context, must_answer=must_answer)
 
     def plan(self, task: TaskName) -> RoutePlan:
         """Where ``task`` would go now, and whether anything it may use is up (no probe is spent)."""
@@ -397,6 +408,26 @@ class ModelRouter:
     def _new_call(self, task: TaskName, context: CallContext | None) -> _Call:
         context = context or CallContext()
         return _Call(task=task, context=context, call_id=context.call_id or uuid.uuid4().hex)
+
+    def _run_answering(
+        self,
+        call: _Call,
+        prompt: Prompt,
+        schema: type[T],
+        validation: Mapping[str, Any] | None,
+        local: LocalAnswer[T],
+        tiers: Sequence[str],
+        allow_template_fallback: bool,
+        must_answer: bool,
+    ) -> Routed[T]:
+        if not must_answer:
+            return self._run(call, prompt, schema, validation, local, tiers, allow_template_fallback)
+        try:
+            return self._run(call, prompt, schema, validation, local, tiers, allow_template_fallback, queue=False)
+        except (TierUnavailable, InvalidModelOutput, RequestRejected, BudgetExceeded) as exc:
+            request = dataclasses.replace(prompt.request(), call_id=call.call_id)
+            reason = f"fallback to local: {exc.message} (nothing is sent on this answer, so it does not wait)"
+            return self._answer_locally(call, "local", request, local, False, reason)
 
     def _run(
         self,

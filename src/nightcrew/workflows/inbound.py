@@ -10,6 +10,7 @@ from dbos import DBOS
 
 from nightcrew.ai.router import CallContext
 from nightcrew.ai.structured import Classification
+from nightcrew.ai.tasks import detect_language
 from nightcrew.channels.repository import OutboxRepository
 from nightcrew.compose.plans import pick_plan, plan_copy
 from nightcrew.crm.assignment import assign_team
@@ -18,11 +19,11 @@ from nightcrew.crm.service import AUTOMATED_PURPOSES, resolve_language
 from nightcrew.db import transaction
 from nightcrew.guardrails.places import resolve_country
 from nightcrew.intelligence.intents import INTENTS, OPT_OUT, OTHER
-from nightcrew.intelligence.language import detect_language
 from nightcrew.observe import audit
 from nightcrew.observe.outcomes import record_outcome
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.crm_sync import write_back_or_report
+from nightcrew.workflows.handoff import summarise_handoff
 from nightcrew.workflows.lead import upsert_contact
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
 from nightcrew.workflows.runtime import container, current_traceparent, step
@@ -54,7 +55,13 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
                 guessed, source = resolve_language(contact_values(contact), playbook)
                 prior = guessed if source.startswith("country") else None
         external_id = contact.external_id
-    guess = detect_language(text, playbook.languages, prior=prior, default=playbook.business.default_language)
+    guess = detect_language(
+        c.router(tenant),
+        playbook,
+        text,
+        prior=prior,
+        context=CallContext(tenant=tenant.slug, contact=external_id, call_id=f"{wid}:inbound.understand:language"),
+    )
     threshold = playbook.thresholds.intent_confidence
     active = c.models.active_intent_model_version(tenant)
     model, model_name = (
@@ -89,6 +96,7 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
         "language": guess.language,
         "language_confidence": round(guess.confidence, 3),
         "language_source": guess.source,
+        "language_tier": guess.routing["tier"],
         "intent": intent,
         "confidence": round(final.confidence, 3),
         "runner_up": local.runner_up,
@@ -100,7 +108,7 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
         "intent_model": model_name,
         "prior": prior,
     }
-    cost = sum(r.cost_usd for r in cascade.records)
+    cost = sum(r.cost_usd for r in cascade.records) + guess.cost_usd
     with transaction(c.sessions) as session:
         audit.record(
             session,
@@ -204,8 +212,9 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
             reasons.append(f"intent unclear (confidence {understood['confidence']:.2f})")
         if uncertain_opt_out:
             reasons.append("may be an opt-out: a person confirms before anything else is sent")
+        review_id = None
         if handoff:
-            c.review.open(
+            review_id = c.review.open(
                 session,
                 tenant_id,
                 contact_id=contact.id,
@@ -224,7 +233,7 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
                     "inbound_text": text,
                     "segment": contact.segment,
                 },
-            )
+            ).id
         audit.record(
             session,
             tenant_id,
@@ -243,6 +252,8 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
             "rule": assigned.rule,
             "handoff": handoff,
             "uncertain_opt_out": uncertain_opt_out,
+            "takeover": assigned.handoff,
+            "review_id": review_id,
         }
 
 
@@ -363,6 +374,8 @@ def inbound_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
         routed = route(tenant_id, event_key, contact["id"], understood, data["text"])
         intent = understood["intent"]
         outcome: dict[str, Any] = {"intent": intent, "team": routed["team"], "handoff": routed["handoff"]}
+        if routed.get("takeover"):  # human, complaint, or a rule's hand-off: the team gets a summary
+            outcome["summary"] = summarise_handoff(tenant_id, event_key, contact["id"], understood, routed)["summary"]
         playbook = container().playbook(container().tenant_by_id(tenant_id))
         if intent == OPT_OUT and understood["certain_opt_out"]:
             contact = withdraw_consent(tenant_id, event_key, contact["id"], data["text"], understood["rule"])

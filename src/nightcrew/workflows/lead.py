@@ -7,12 +7,13 @@ from typing import Any
 
 from dbos import DBOS
 
+from nightcrew.ai.router import CallContext
+from nightcrew.ai.tasks import classify_lead
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.compose.plans import assign_variant, pick_plan
 from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
-from nightcrew.intelligence.decisions import decide_segment
 from nightcrew.observe import audit
 from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.crm_sync import write_back_or_report
@@ -58,11 +59,12 @@ def upsert_contact(tenant_id: int, event_key: str, payload: dict[str, Any]) -> d
         return contact_values(contact)
 
 
-def _decide_segment(c: Container, tenant: TenantRef, fields: dict[str, Any]) -> dict[str, Any]:
-    """The active learned model's segment and why, or the playbook's default when no model is promoted."""
+def _decide_segment(c: Container, tenant: TenantRef, fields: dict[str, Any], call: CallContext) -> dict[str, Any]:
+    """The segment through the router's classify_lead route: locally, the active learned model's (or the
+    playbook's default when no model is promoted)."""
     active = c.models.active_lead_model(tenant)
     model, version = active if active is not None else (None, None)
-    return decide_segment(c.playbook(tenant), model, version, fields)
+    return classify_lead(c.router(tenant), c.playbook(tenant), model, version, fields, context=call)
 
 
 @step("lead.classify")
@@ -75,7 +77,8 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
         contact = ContactRepository(session, tenant_id).get(contact_id)
         assert contact is not None
         fields = dict(contact.fields or {})
-    decision = _decide_segment(c, tenant, fields)
+        call = CallContext(tenant=tenant.slug, contact=contact.external_id, call_id=f"{workflow_id()}:lead.classify")
+    decision = _decide_segment(c, tenant, fields, call)
     now = c.clock.now()
     with transaction(c.sessions) as session:
         contact = ContactRepository(session, tenant_id).get(contact_id)
@@ -98,7 +101,8 @@ def classify_segment(tenant_id: int, event_key: str, contact_id: int) -> dict[st
             reason=decision["reason"],
             confidence=decision["confidence"],
             model=decision["model"],
-            tier="local",
+            tier=decision["routing"]["tier"],
+            cost_usd=decision["routing"]["cost_usd"],
             duration_ms=(time.perf_counter() - started) * 1000,
         )
     return decision
