@@ -624,8 +624,20 @@ class FakeTwilio(FakeApiServer):
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         return 200, {"messages": found, "page": 0, "page_size": 50, "first_page_uri": uri, "next_page_uri": None}, {}
 
-    def fire_status(self, sid: str, status: str, *, error_code: int | None = None) -> httpx.Response:
-        """POST a status callback to the message's StatusCallback URL, signed with the auth token."""
+    def fire_status(
+        self,
+        sid: str,
+        status: str,
+        *,
+        error_code: int | None = None,
+        client: httpx.Client | None = None,
+        public_base: str = "",
+    ) -> httpx.Response:
+        """POST a status callback to the message's StatusCallback URL, signed with the auth token.
+
+        With ``client`` (a TestClient) the request goes to it instead, at the callback's path: the URL signed
+        stays the public one, as behind a proxy.
+        """
         message = self.messages[sid]
         callback = message["_status_callback"]
         form = {
@@ -645,6 +657,8 @@ class FakeTwilio(FakeApiServer):
         digest = hmac.new(self.auth_token.encode(), signed.encode(), hashlib.sha1).digest()
         headers = {"X-Twilio-Signature": base64.b64encode(digest).decode()}
         message["status"] = status
+        if client is not None:
+            return client.post(callback.removeprefix(public_base), data=form, headers=headers)
         return httpx.post(callback, data=form, headers=headers, timeout=5)
 
 

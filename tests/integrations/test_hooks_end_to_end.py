@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -24,12 +25,19 @@ from tests.integrations.helpers import PLAYBOOK_CRM
 from tests.support.playbooks import custom_playbook
 
 from nightcrew.api.app import create_app
+from nightcrew.channels.repository import OutboxRepository
 from nightcrew.db import transaction
 from nightcrew.events.adapters.generic import sign_generic
 from nightcrew.events.adapters.twilio import twilio_signature
 from nightcrew.observe.service import AuditQueries
 
 PUBLIC = "https://nightcrew.example.com"
+# The write-back note: the decision and its reason, then the marker that lets a retry see it is already there.
+NOTE_TEXT = (
+    "nightcrew: segment warm (no active lead model: playbook default segment); "
+    "first message sent (first_touch_warm, {language})\n\n"
+)
+NOTE = re.compile(r"nightcrew: segment warm .*\n\n\[nightcrew:[0-9a-f]{16}\]", re.DOTALL)
 
 
 def _playbook(tmp_path: Path, preference: list[str] | None = None) -> Path:
@@ -51,6 +59,14 @@ def _wait_all(slug: str) -> None:
     for status in DBOS.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False):
         if status.workflow_id.startswith(f"{slug}:"):
             DBOS.retrieve_workflow(status.workflow_id).get_result()
+
+
+def _delivery(env: Env, tenant_id: int, sid: str) -> tuple[str, str | None]:
+    """The outbox row's own status and the provider's delivery status, for the message Twilio knows as sid."""
+    with transaction(env.container.sessions) as session:
+        message = OutboxRepository(session, tenant_id).by_provider_id(sid)
+        assert message is not None
+        return message.status, message.delivery_status
 
 
 @pytest.fixture
@@ -132,16 +148,25 @@ def test_hubspot_contact_creation_runs_the_lead_workflow_and_writes_back(
         assert [e["id"] for e in response.json()["accepted"]] == [f"hubspot-contact-101-{occurred}"]
         assert client.post(path, content=body, headers=headers).status_code == 401  # a replay
         _wait_all(tenant.slug)
-    calls = [(c.method, c.path) for c in hubspot.calls()]
-    assert calls[0] == ("GET", "/crm/v3/objects/contacts/101")
-    patch = next(c for c in hubspot.calls("PATCH"))
-    assert patch.path == "/crm/v3/objects/contacts/101"
-    assert patch.json == {"properties": {"nightcrew_segment": "warm"}}
-    note = next(c for c in hubspot.calls("POST") if c.path == "/crm/v3/objects/notes")
-    text = note.json["properties"]["hs_note_body"]
-    assert "segment warm" in text and "first message sent" in text
-    assert note.json["associations"][0]["to"]["id"] == "101"
-    assert ("GET", "/crm/v3/objects/contacts/101") in calls and len([c for c in calls if c[0] == "PATCH"]) == 1
+    # Every request HubSpot received, in order: the contact fetched once (the webhook carries only its id),
+    # the segment written, the timeline looked at for our note, and the note created once.
+    received = [(c.method, c.target, c.json) for c in hubspot.calls()]
+    properties = "firstname,lastname,email,phone,hs_language,city,child_age,inquiry_type,asked_price"
+    properties += ",createdate,lastmodifieddate,lifecyclestage"
+    assert received[:3] == [
+        ("GET", "/crm/v3/objects/contacts/101?" + urlencode({"properties": properties}), None),
+        ("PATCH", "/crm/v3/objects/contacts/101", {"properties": {"nightcrew_segment": "warm"}}),
+        ("GET", "/crm/v4/objects/contacts/101/associations/notes?limit=500", None),
+    ]
+    assert len(received) == 4
+    method, target, note = received[3]
+    assert (method, target) == ("POST", "/crm/v3/objects/notes")
+    assert note["associations"] == [
+        {"to": {"id": "101"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}]}
+    ]
+    assert note["properties"]["hs_timestamp"] == "2026-03-02T15:00:00.000Z"
+    text = note["properties"]["hs_note_body"]
+    assert text.startswith(NOTE_TEXT.format(language="es")) and NOTE.fullmatch(text), text
     with transaction(env.container.sessions) as session:
         timeline = AuditQueries().timeline(session, tenant.id, "hubspot:101")
     kinds = [i["action"]["kind"] for i in timeline["items"] if i["type"] == "action"]
@@ -209,16 +234,25 @@ def test_gohighlevel_contact_create_runs_the_lead_workflow_and_writes_back(
             response = client.post(path, content=body, headers=headers)
             assert response.status_code == 200 and len(response.json()["accepted"]) == 1, response.text
             _wait_all(tenant.slug)
-        posted = {c.path: c.json for c in ghl.calls("POST")}
+        received = [(c.method, c.target, c.json) for c in ghl.calls()]
         with transaction(env.container.sessions) as session:
             timeline = AuditQueries().timeline(session, tenant.id, "ghl:nmFmQEsNgz6AVpgLVUJ0")
         written = [
             i["action"] for i in timeline["items"] if i["type"] == "action" and i["action"]["kind"] == "crm.written"
         ]
         assert written, [i["event"]["error"] for i in timeline["items"] if i["type"] == "event"]
-        assert posted["/contacts/nmFmQEsNgz6AVpgLVUJ0/tags"] == {"tags": ["segment:warm"]}
-        note = posted["/contacts/nmFmQEsNgz6AVpgLVUJ0/notes"]
-        assert "segment warm" in note["body"]
+        # Every request GoHighLevel received, in order: the contact read for its tags, the segment tag added,
+        # the notes looked at for ours, and the note written once.
+        contact = "/contacts/nmFmQEsNgz6AVpgLVUJ0"
+        assert received[:3] == [
+            ("GET", contact, None),
+            ("POST", f"{contact}/tags", {"tags": ["segment:warm"]}),
+            ("GET", f"{contact}/notes", None),
+        ]
+        assert len(received) == 4
+        method, target, note = received[3]
+        assert (method, target, list(note)) == ("POST", f"{contact}/notes", ["body"])
+        assert note["body"].startswith(NOTE_TEXT.format(language="pt")) and NOTE.fullmatch(note["body"])
         for call in ghl.calls():
             assert call.headers["authorization"] == f"Bearer {ghl.token}" and call.headers["version"] == "2021-07-28"
     finally:
@@ -260,6 +294,7 @@ def test_sms_through_twilio_with_a_delivery_callback_and_an_inbound_reply(
         callback_url = sent.form["StatusCallback"]
         assert callback_url.startswith(f"{PUBLIC}/v1/hooks/twilio/{tenant.slug}")
         [sid] = list(twilio.messages)
+        assert _delivery(env, tenant.id, sid) == ("sent", None)
         params = {
             "MessageSid": sid,
             "MessageStatus": "delivered",
@@ -274,12 +309,16 @@ def test_sms_through_twilio_with_a_delivery_callback_and_an_inbound_reply(
                 path_and_query, content=urlencode(params), headers={"Content-Type": "application/x-www-form-urlencoded"}
             )
             assert bad.status_code == 401
-            ok = client.post(
+            forged = client.post(
                 path_and_query,
-                content=urlencode(params),
+                content=urlencode({**params, "MessageStatus": "failed"}),
                 headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
             )
+            assert forged.status_code == 401 and _delivery(env, tenant.id, sid) == ("sent", None)
+            # Twilio's own callback, signed by the fake over the public URL the message named.
+            ok = twilio.fire_status(sid, "delivered", client=client, public_base=PUBLIC)
             assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/xml")
+            assert _delivery(env, tenant.id, sid) == ("sent", "delivered")  # the callback moved it forward
             inbound = {
                 "MessageSid": "SMin1",
                 "From": "+573001234567",
@@ -305,7 +344,10 @@ def test_sms_through_twilio_with_a_delivery_callback_and_an_inbound_reply(
         assert messages[0]["status"] == "sent"
         events = [i["event"]["type"] for i in timeline["items"] if i["type"] == "event"]
         assert events == ["lead.created", "message.received"]  # the reply found the contact by phone
-        assert len(twilio.calls("POST")) == 2  # and was answered over SMS
+        first, answer = twilio.calls("POST")  # and was answered over SMS, once
+        assert (answer.form["To"], answer.form["From"]) == ("+573001234567", "+15005550006")
+        assert answer.form["Body"] != first.form["Body"]
+        assert _delivery(env, tenant.id, sid) == ("sent", "delivered")
     finally:
         twilio.stop()
 

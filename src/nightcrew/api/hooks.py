@@ -215,7 +215,7 @@ async def twilio_hook(tenant_slug: str, request: Request, c: Container = Depends
         if "MessageStatus" in form or "SmsStatus" in form:
             status = parse_status_callback(params, url=url)
             with transaction(c.sessions) as session:
-                record_delivery_status(session, tenant.id, status, c.clock.now())
+                record_delivery_status(session, tenant.id, status, c.clock.now(), playbook=c.playbook(tenant))
             return
         with transaction(c.sessions) as session:
             phone = form.get("From", "").split(":", 1)[-1]

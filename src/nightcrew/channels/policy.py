@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from nightcrew.channels.repository import OutboxRepository
+from nightcrew.channels.twilio import UNDELIVERED
 from nightcrew.crm.models import Contact
 from nightcrew.events.repository import EventRepository
 from nightcrew.guardrails.context import Confidence, ContactInfo, Draft, GuardrailContext, Purpose, SentMessage
@@ -52,7 +53,12 @@ def guardrail_context(
     sends = [
         SentMessage(at=m.sent_at, channel=m.channel)
         for m in OutboxRepository(session, tenant_id).sent_since(contact.id, now - _LOOKBACK)
-        if m.sent_at is not None and m.sent_at <= now and m.channel in _CHANNELS and m.id != exclude_message_id
+        if m.sent_at is not None
+        and m.sent_at <= now
+        and m.channel in _CHANNELS
+        and m.id != exclude_message_id
+        # What the provider reported undelivered never reached the contact: it uses up no cap.
+        and m.delivery_status not in UNDELIVERED
     ]
     inbound = EventRepository(session, tenant_id).last_inbound(contact.external_id)
     inbound_text = str(inbound.payload.get("data", {}).get("text")) if inbound is not None else None

@@ -38,6 +38,7 @@ STATUS_RANK = {
     "canceled": 6,
 }
 FINAL_STATUSES = frozenset({"delivered", "read", "undelivered", "failed", "canceled"})
+UNDELIVERED = frozenset({"undelivered", "failed", "canceled"})
 # Error codes after which trying the same number again is pointless (opted out, landline, not on WhatsApp...).
 PERMANENT_ERRORS = frozenset({21211, 21408, 21610, 21612, 21614, 30004, 30005, 30006, 30007, 63003, 63016, 63024})
 
@@ -63,7 +64,7 @@ class TwilioStatus:
     @property
     def failed(self) -> bool:
         """The message did not reach the contact."""
-        return self.status in ("undelivered", "failed", "canceled")
+        return self.status in UNDELIVERED
 
     @property
     def permanent(self) -> bool:

@@ -195,10 +195,29 @@ class ReviewPolicy(StrictModel):
     deadline_hours: float = Field(default=4.0, gt=0)
 
 
+# The most tries of one send a playbook may ask for (the send step's retry ceiling): with the step's backoff
+# (0.5 s doubling) the last of eight starts about a minute after the first.
+MAX_SEND_ATTEMPTS = 8
+UndeliveredAction = Literal["retry_once", "next_channel", "review", "surface"]
+
+
+class DeliveryPolicy(StrictModel):
+    """What is done when a message does not get through: at the send, and when the provider reports it later."""
+
+    # Tries of one send while the channel refuses for a passing reason (429, unreachable); 5 = 1 + 4 retries.
+    max_send_attempts: int = Field(default=5, ge=1, le=MAX_SEND_ATTEMPTS)
+    # A status callback saying "undelivered" or "failed": surface (audit action and the message's error, the
+    # default), review (a copy waits for a person to approve or reject), retry_once (a copy on the same channel,
+    # not when the provider says the address will never work), next_channel (a copy on the next channel of
+    # ``preference`` the contact has an address for). A copy that fails too is surfaced, never retried again.
+    on_undelivered: UndeliveredAction = "surface"
+
+
 class Channels(StrictModel):
     """Which channel reaches a contact: the first one the contact has an address for."""
 
     preference: list[ChannelName] = Field(default_factory=lambda: list(_CHANNEL_ORDER))
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
 
 
 class Playbook(StrictModel):

@@ -16,6 +16,7 @@ from nightcrew.errors import ChannelError, NotFound
 from nightcrew.events.repository import EventRepository
 from nightcrew.observe import audit
 from nightcrew.observe.metrics import EVENTS
+from nightcrew.playbook.schemas import MAX_SEND_ATTEMPTS
 from nightcrew.workflows.runtime import container, step
 
 
@@ -64,7 +65,8 @@ def finish_event(tenant_id: int, event_key: str, _caller: str, status: str, erro
     return status
 
 
-@step("message.send", retries=4, interval_s=0.5, should_retry=_retryable_send)
+# The ceiling; the tenant's playbook (channels.delivery.max_send_attempts) decides where retrying stops.
+@step("message.send", retries=MAX_SEND_ATTEMPTS - 1, interval_s=0.5, should_retry=_retryable_send)
 def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str, Any]:
     """Send an outbox message once: skip if already sent, else transmit with its idempotency key."""
     c = container()
@@ -103,7 +105,13 @@ def deliver(tenant_id: int, message_id: int, event_key: str | None) -> dict[str,
     started = time.perf_counter()
     transport = c.transports_for(tenant).for_channel(envelope.channel)
     # Outside any transaction: a slow channel must not hold a database lock.
-    delivery = transmit(transport, envelope)
+    step_status = DBOS.step_status
+    delivery = transmit(
+        transport,
+        envelope,
+        attempt=(step_status.current_attempt or 0) if step_status is not None else 0,
+        max_attempts=c.playbook(tenant).channels.delivery.max_send_attempts,
+    )
     now = c.clock.now()
     with transaction(c.sessions) as session:
         message = OutboxRepository(session, tenant_id).get(message_id)

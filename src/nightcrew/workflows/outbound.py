@@ -286,7 +286,8 @@ def record_verdict(
 ) -> dict[str, Any]:
     """Run the guardrails on a composed draft and set the outbox row's status, body and due time from the verdict."""
     playbook = c.playbook(tenant)
-    address = choose_address(contact, playbook)
+    # A copy of an undelivered message keeps the channel its delivery policy chose.
+    address = choose_address(contact, playbook, (message.plan_context or {}).get("redelivery_channel"))
     if address is None:
         kind, text, until = VerdictKind.BLOCK, draft["text"], None
         reasons = ["address: the contact has no phone or email we can write to"]
