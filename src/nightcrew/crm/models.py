@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nightcrew.db import Base, JSONType, UTCDateTime
+from nightcrew.db import Base, Bytewise, JSONType, UTCDateTime
 
 
 class Tenant(Base):
@@ -57,6 +57,12 @@ class Contact(Base):
     last_outbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The dashboard's contact search: the start of a name, email or external id, in any case (migration 0012).
+Index("ix_contacts_search_name", Contact.tenant_id, Bytewise(func.lower(Contact.name)))
+Index("ix_contacts_search_email", Contact.tenant_id, Bytewise(func.lower(Contact.email)))
+Index("ix_contacts_search_external_id", Contact.tenant_id, Bytewise(func.lower(Contact.external_id)))
 
 
 class PipelineStage(Base):
