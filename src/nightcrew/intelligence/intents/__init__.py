@@ -13,11 +13,9 @@ if TYPE_CHECKING:
     from nightcrew.intelligence.intents.classifier import is_certain_opt_out as is_certain_opt_out
     from nightcrew.intelligence.intents.encoder import preload_encoder as preload_encoder
     from nightcrew.intelligence.intents.examples import bundled_examples as bundled_examples
-    from nightcrew.intelligence.intents.examples import bundled_split as bundled_split
     from nightcrew.intelligence.intents.examples import language_eval_set as language_eval_set
     from nightcrew.intelligence.intents.examples import load_examples as load_examples
     from nightcrew.intelligence.intents.examples import opt_out_eval_set as opt_out_eval_set
-    from nightcrew.intelligence.intents.examples import stratified_split as stratified_split
     from nightcrew.intelligence.intents.opt_out import is_opt_out as is_opt_out
     from nightcrew.intelligence.intents.opt_out import opt_out_rule as opt_out_rule
     from nightcrew.intelligence.intents.schemas import INTENTS as INTENTS
@@ -29,6 +27,10 @@ if TYPE_CHECKING:
     from nightcrew.intelligence.intents.schemas import IntentExample as IntentExample
     from nightcrew.intelligence.intents.schemas import IntentModelMetadata as IntentModelMetadata
     from nightcrew.intelligence.intents.schemas import IntentPrediction as IntentPrediction
+    from nightcrew.intelligence.intents.splits import bundled_split as bundled_split
+    from nightcrew.intelligence.intents.splits import grouped_split as grouped_split
+    from nightcrew.intelligence.intents.splits import near_duplicate_groups as near_duplicate_groups
+    from nightcrew.intelligence.intents.splits import near_duplicate_share as near_duplicate_share
 
 # Names are loaded on first use (PEP 562): importing the package stays cheap for commands that never need it.
 _WHERE: dict[str, str] = {
@@ -44,17 +46,19 @@ _WHERE: dict[str, str] = {
     "OTHER": "nightcrew.intelligence.intents.schemas",
     "bundled_examples": "nightcrew.intelligence.intents.examples",
     "bundled_holdout_evaluation": "nightcrew.intelligence.intents.classifier",
-    "bundled_split": "nightcrew.intelligence.intents.examples",
+    "bundled_split": "nightcrew.intelligence.intents.splits",
     "default_intent_model": "nightcrew.intelligence.intents.classifier",
     "evaluation_of": "nightcrew.intelligence.intents.classifier",
+    "grouped_split": "nightcrew.intelligence.intents.splits",
     "is_certain_opt_out": "nightcrew.intelligence.intents.classifier",
     "is_opt_out": "nightcrew.intelligence.intents.opt_out",
     "language_eval_set": "nightcrew.intelligence.intents.examples",
     "load_examples": "nightcrew.intelligence.intents.examples",
+    "near_duplicate_groups": "nightcrew.intelligence.intents.splits",
+    "near_duplicate_share": "nightcrew.intelligence.intents.splits",
     "opt_out_eval_set": "nightcrew.intelligence.intents.examples",
     "opt_out_rule": "nightcrew.intelligence.intents.opt_out",
     "preload_encoder": "nightcrew.intelligence.intents.encoder",
-    "stratified_split": "nightcrew.intelligence.intents.examples",
 }
 
 __all__ = [
@@ -73,14 +77,16 @@ __all__ = [
     "bundled_split",
     "default_intent_model",
     "evaluation_of",
+    "grouped_split",
     "is_certain_opt_out",
     "is_opt_out",
     "language_eval_set",
     "load_examples",
+    "near_duplicate_groups",
+    "near_duplicate_share",
     "opt_out_eval_set",
     "opt_out_rule",
     "preload_encoder",
-    "stratified_split",
 ]
 
 

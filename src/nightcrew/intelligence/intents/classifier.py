@@ -32,7 +32,6 @@ from nightcrew.intelligence.intents.encoder import EMBEDDING_SIZE, encode, encod
 from nightcrew.intelligence.intents.examples import (
     ExampleLike,
     bundled_examples,
-    bundled_split,
     coerce_examples,
     examples_sha256,
 )
@@ -47,6 +46,7 @@ from nightcrew.intelligence.intents.schemas import (
     IntentModelMetadata,
     IntentPrediction,
 )
+from nightcrew.intelligence.intents.splits import bundled_split
 
 MODEL_KIND = "use-multilingual-v3+logistic-regression"
 # Regularisation chosen by cross-validation (C=10 and C=30 within 0.002 macro-F1; C=30 answers more

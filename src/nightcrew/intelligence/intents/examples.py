@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sklearn.model_selection import train_test_split
 
 from nightcrew.errors import ValidationFailed
 from nightcrew.intelligence.intents.schemas import OTHER, IntentExample
@@ -128,20 +127,6 @@ def _bundled() -> tuple[IntentExample, ...]:
 def bundled_examples(*, include_other: bool = True) -> list[IntentExample]:
     """The demo business's examples in es, pt and en (``other``: greetings and off-topic messages)."""
     return [e for e in _bundled() if include_other or e.intent != OTHER]
-
-
-def stratified_split(
-    examples: Sequence[IntentExample], *, seed: int, holdout_fraction: float = BUNDLED_HOLDOUT_FRACTION
-) -> tuple[list[IntentExample], list[IntentExample]]:
-    """Split into (train, held_out), keeping each intent x language's share in both parts."""
-    strata = [f"{e.intent}|{e.language}" for e in examples]
-    train, held_out = train_test_split(list(examples), test_size=holdout_fraction, random_state=seed, stratify=strata)
-    return list(train), list(held_out)
-
-
-def bundled_split(seed: int = 0) -> tuple[list[IntentExample], list[IntentExample]]:
-    """A fixed (train, held_out) split of the bundled examples, 80/20 within each intent and language."""
-    return stratified_split(bundled_examples(), seed=seed)
 
 
 def language_eval_set() -> list[tuple[str, str, str]]:

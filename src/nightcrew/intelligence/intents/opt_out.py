@@ -141,7 +141,12 @@ _PHRASES: tuple[_Phrase, ...] = (
     # English
     _phrase("unsubscribe", r"\bunsub\w*"),
     _phrase("opt out", r"\bopt(?:ing)? ?out\b"),
-    _phrase("stop ...", r"^stop\b(?! by\b)|\bstop$"),
+    # "stop the monthly charge" is about billing, not about messages.
+    _phrase(
+        "stop ...",
+        r"^stop\b(?! by\b)(?! (?:the|my|our) (?:\w+ )?(?:charges?|payments?|billing|autopay|class|classes|lessons?"
+        r"|course)\b)|\bstop$",
+    ),
     _phrase(
         "stop contacting",
         r"\b(?:stop|quit|cease) (?:texting|txting|messaging|msging|sending|emailing|contacting|calling"
@@ -160,7 +165,8 @@ _PHRASES: tuple[_Phrase, ...] = (
     _phrase("remove me", r"\b(?:remove me|i want to be removed|take me off)\b", course_sensitive=True),
     _phrase(
         "do not contact me",
-        r"\b(?:dont|do not|never) (?:text|txt|message|msg|contact|email|e-mail|sms|whatsapp) (?:me|us|this number)\b"
+        r"\b(?:dont|do not|never) (?:ever )?(?:text|txt|message|msg|contact|email|e-mail|sms|whatsapp)"
+        r" (?:me|us|this number)\b"
         # "don't text me the link, email it" asks for another channel, not for silence.
         r"(?! (?:the|a|an|it|that|this|those|these|your|back)\b)",
         negatable=False,
@@ -208,7 +214,7 @@ _PHRASES: tuple[_Phrase, ...] = (
     ),
     _phrase(
         "dejen de escribir",
-        r"\b(?:dejen|deja|dejes|dejan|dejar|paren|pare|para|parar|paran) de (?:escribir|mandar|enviar|contactar"
+        r"\b(?:dejen|deja|dejes|dejan|dejar|paren|pare|para|parar|paran)(?: ya)? de (?:escribir|mandar|enviar|contactar"
         r"|molestar|llamar|mensajear|llenar)(?:me|nos)?\b",
     ),
     _phrase(
@@ -241,6 +247,12 @@ _PHRASES: tuple[_Phrase, ...] = (
     ),
     _phrase("no quiero recibir nada", r"\bno (?:quiero|deseo|queremos) recibir nada\b", negatable=False),
     _phrase(
+        "no quiero estar en la lista",
+        r"\bno (?:quiero|deseo|queremos) (?:estar|seguir|aparecer) en (?:su |tu |la |sus |esta |esa )?"
+        r"(?:lista|listas|base de datos|difusion)\b",
+        negatable=False,
+    ),
+    _phrase(
         "no quiero que me escriban",
         r"\bno (?:quiero|deseo|queremos) que (?:me|nos) (?:sigan |vuelvan a )?(?:escrib|mand|envi|contact)\w*\b",
         negatable=False,
@@ -269,7 +281,8 @@ _PHRASES: tuple[_Phrase, ...] = (
     ),
     _phrase(
         "me tira da lista",
-        r"\b(?:tira|tire|tirem|remove|remova|removam|exclui|exclua|excluam|apaga|apague|apaguem|sair)\b"
+        r"\b(?:tira|tire|tirem|remove|remova|removam|exclui|exclua|excluam|apaga|apague|apaguem|sair|removid[oa]s?"
+        r"|excluid[oa]s?)\b"
         r"(?: \w+){0,3} (?:da|dessa|desta|de sua|da sua|desse|deste|do) (?:\w+ )?(?:lista|transmissao|cadastro"
         r"|base de dados|grupo de transmissao)\b",
     ),
@@ -279,6 +292,12 @@ _PHRASES: tuple[_Phrase, ...] = (
         r"(?:o |meu |meus |esse |este )(?:numero|contato|dados|email|cadastro|telefone)\b",
     ),
     _phrase("descadastrar", r"\bdescadastr\w*\b"),
+    _phrase("nao quero receber nada", r"\bnao (?:quero|queremos) (?:mais )?receber (?:mais )?nada\b", negatable=False),
+    _phrase(
+        "nunca mais me mandem",
+        r"\bnunca (?:mais|mas) (?:me |nos )?(?:mand|envi|escrev|escrib|contat|contact)\w*\b",
+        negatable=False,
+    ),
     _phrase("parar de receber", r"\b(?:parar|deixar|dejar) de (?:receber|recibir)\b"),
     _phrase("nao entrem em contato", r"\bnao (?:me )?(?:entrem|entre) (?:mais )?em contato\b", negatable=False),
     _phrase(
