@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from dbos import DBOS
 from tests.conftest import Env
 from tests.support.events import lead, message, stage
+from tests.support.playbooks import custom_playbook
 
 from nightcrew.bootstrap import Container
 from nightcrew.channels.router import TransportRouter
@@ -161,3 +163,20 @@ def test_restart_between_steps_resumes_without_repeating_a_step(env: Env) -> Non
     assert timeline(env, "c7")["contact"]["stage"] == "nurture"  # the path's final step
     [completed] = actions(env, "c7", "followup.completed")
     assert "nurture" in completed["reason"]
+
+
+def test_a_path_step_goes_out_on_the_channel_it_names(env: Env, tmp_path: Path) -> None:
+    def email_nudge(data: dict[str, Any]) -> None:
+        data["followup"]["paths"]["no_response"]["steps"][0]["channel"] = "email"
+
+    tenant = env.container.ensure_tenant(
+        f"{env.tenant.slug}ch", "Channel tenant", custom_playbook(tmp_path, email_nudge)
+    )
+    report = ingest(env.container, tenant, [lead("lch", "cch", email="ana@example.com")], source="test")
+    DBOS.retrieve_workflow(report.accepted[0].workflow_id).get_result()
+    later(env, 48)
+    [result] = run_sweep(env.container, tenant_id=tenant.id).wait()
+    assert result["reason"] == "no_response"
+    lines = [json.loads(line) for line in env.outbox.read_text().splitlines()]
+    mine = [(line["purpose"], line["channel"]) for line in lines if line["contact_external_id"] == "cch"]
+    assert mine == [("outreach", "whatsapp"), ("followup", "email")]

@@ -138,6 +138,8 @@ def evaluate(tenant_id: int, followup_id: int) -> dict[str, Any]:
                 "call_to_action": plan.call_to_action,
                 "path": path.name,
                 "step": followup.step_index,
+                # 'preferred' leaves it to the playbook's channel preference for this contact.
+                "channel": None if plan_step.channel == "preferred" else plan_step.channel,
             },
         }
 

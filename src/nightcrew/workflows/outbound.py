@@ -34,10 +34,15 @@ TASK_FOR_PURPOSE: dict[str, TaskName] = {
 TEMPLATE_ONLY = {"opt_out_confirmation"}
 
 
-def channel_for(c: Container, tenant: TenantRef, contact: Contact) -> str:
+def channel_for(c: Container, tenant: TenantRef, contact: Contact, preferred: str | None = None) -> str:
     """The channel the message will go out on (for length limits in the brief)."""
-    address = choose_address(contact, c.playbook(tenant))
+    address = choose_address(contact, c.playbook(tenant), preferred)
     return address.channel if address else "sms"
+
+
+def preferred_channel(plan: dict[str, Any]) -> str | None:
+    """The channel a plan asks for (a follow-up step's, or a redelivery's); None = the playbook's preference."""
+    return plan.get("redelivery_channel") or plan.get("channel")
 
 
 def render_values(contact: Contact) -> dict[str, Any]:
@@ -107,7 +112,7 @@ def compose_now(
 ) -> dict[str, Any]:
     """Compose through the router; {'waiting': True, 'retry_at': ...} when every allowed model is down."""
     values = render_values(contact)
-    channel = channel_for(c, tenant, contact)
+    channel = channel_for(c, tenant, contact, preferred_channel(plan))
     must_use_template = template_required(purpose, channel, contact.last_inbound_at, c.clock.now())
     if must_use_template:
         return template_draft(c, tenant, contact, plan, channel, must_use_template)
@@ -119,7 +124,7 @@ def compose_now(
             task=TASK_FOR_PURPOSE[purpose],
             plan=plan,
             contact=values,
-            channel=channel_for(c, tenant, contact),
+            channel=channel_for(c, tenant, contact, preferred_channel(plan)),
             tenant=tenant.slug,
             call_id=call_id,
             last_message=last_message,
@@ -286,8 +291,8 @@ def record_verdict(
 ) -> dict[str, Any]:
     """Run the guardrails on a composed draft and set the outbox row's status, body and due time from the verdict."""
     playbook = c.playbook(tenant)
-    # A copy of an undelivered message keeps the channel its delivery policy chose.
-    address = choose_address(contact, playbook, (message.plan_context or {}).get("redelivery_channel"))
+    # A follow-up step may name its channel; a copy of an undelivered message keeps the one its policy chose.
+    address = choose_address(contact, playbook, preferred_channel(message.plan_context or {}))
     if address is None:
         kind, text, until = VerdictKind.BLOCK, draft["text"], None
         reasons = ["address: the contact has no phone or email we can write to"]
@@ -437,7 +442,9 @@ def check_draft(
                 tenant,
                 contact,
                 plan,
-                message.channel if message.channel != "none" else channel_for(c, tenant, contact),
+                message.channel
+                if message.channel != "none"
+                else channel_for(c, tenant, contact, preferred_channel(plan)),
                 f"the model's draft was blocked: {verdict['reason']}",
             )
             verdict = record_verdict(
