@@ -5,6 +5,7 @@ from nightcrew.channels.models import Message
 from nightcrew.crm.models import (
     ApiKey,
     Contact,
+    ContactActivity,
     CrmImportError,
     CrmSyncCheckpoint,
     FollowUp,
@@ -21,6 +22,7 @@ __all__ = [
     "Action",
     "ApiKey",
     "Contact",
+    "ContactActivity",
     "CrmImportError",
     "CrmSyncCheckpoint",
     "Event",

@@ -220,6 +220,8 @@ class FakeHubSpot(FakeApiServer):
         self.deals: dict[str, dict[str, Any]] = {}
         self.notes: dict[str, dict[str, Any]] = {}
         self.associations: dict[tuple[str, str, str], list[str]] = {}
+        # contact id -> property -> [(value, when, sourceType)], oldest first.
+        self.history: dict[str, dict[str, list[tuple[str, datetime, str]]]] = {}
         self._ids = itertools.count(9001)
         self.now = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -232,6 +234,24 @@ class FakeHubSpot(FakeApiServer):
             "updatedAt": _iso(updated),
             "archived": False,
         }
+
+    def add_note(self, contact_id: str, body: str, at: datetime) -> str:
+        """Seed a note on a contact's timeline; its id."""
+        note_id = str(next(self._ids))
+        self.notes[note_id] = {
+            "id": note_id,
+            "properties": {"hs_note_body": body, "hs_timestamp": _iso(at)},
+            "createdAt": _iso(at),
+            "updatedAt": _iso(at),
+            "archived": False,
+        }
+        self.associations.setdefault(("contacts", contact_id, "notes"), []).append(note_id)
+        return note_id
+
+    def add_history(self, contact_id: str, name: str, values: list[tuple[str, datetime]]) -> None:
+        """Seed the values a contact property took, oldest first (the last is its current value)."""
+        self.history.setdefault(contact_id, {})[name] = [(v, at, "CRM_UI") for v, at in values]
+        self.contacts[contact_id]["properties"][name] = values[-1][0]
 
     def add_deal(self, deal_id: str, properties: dict[str, Any], contact_ids: list[str]) -> None:
         """Seed a deal associated with contacts."""
@@ -249,6 +269,7 @@ class FakeHubSpot(FakeApiServer):
             [
                 ("GET", r"/crm/v3/objects/contacts", self._list),
                 ("POST", r"/crm/v3/objects/contacts/search", self._search),
+                ("POST", r"/crm/v3/objects/contacts/batch/read", self._batch_read),
                 ("GET", r"/crm/v3/objects/contacts/([^/]+)", self._get),
                 ("PATCH", r"/crm/v3/objects/contacts/([^/]+)", self._patch_contact),
                 ("PATCH", r"/crm/v3/objects/deals/([^/]+)", self._patch_deal),
@@ -316,6 +337,30 @@ class FakeHubSpot(FakeApiServer):
         if offset + limit < len(matches):
             body["paging"] = {"next": {"after": str(offset + limit)}}
         return 200, body, {}
+
+    def _batch_read(self, request: RecordedRequest) -> Response:
+        query = request.json
+        with_history = query.get("propertiesWithHistory") or []
+        if with_history and len(query["inputs"]) > 50:
+            message = "The maximum number of inputs supported in a batch request for property histories is 50."
+            return 400, _hubspot_error(message, "VALIDATION_ERROR"), {}
+        results = []
+        for item in query["inputs"]:
+            contact = self.contacts.get(str(item["id"]))
+            if contact is None:
+                continue
+            view = self._view(contact, query.get("properties", []))
+            if with_history:
+                # HubSpot lists a property's history newest first.
+                view["propertiesWithHistory"] = {
+                    name: [
+                        {"value": value, "timestamp": _iso(at), "sourceType": source, "sourceId": None}
+                        for value, at, source in reversed(self.history.get(contact["id"], {}).get(name, []))
+                    ]
+                    for name in with_history
+                }
+            results.append(view)
+        return 200, {"status": "COMPLETE", "results": results}, {}
 
     def _patch_contact(self, request: RecordedRequest, contact_id: str) -> Response:
         contact = self.contacts.get(contact_id)
@@ -402,6 +447,12 @@ class FakeGoHighLevel(FakeApiServer):
     def add_contact(self, contact: dict[str, Any]) -> None:
         """Seed a contact (API shape)."""
         self.contacts[contact["id"]] = {"locationId": self.location_id, "tags": [], **contact}
+
+    def add_note(self, contact_id: str, body: str, at: datetime) -> str:
+        """Seed a note on a contact; its id."""
+        note = {"id": f"note{next(self._ids):04d}", "body": body, "userId": "", "dateAdded": _iso(at)}
+        self.notes.setdefault(contact_id, []).append({**note, "contactId": contact_id})
+        return str(note["id"])
 
     def add_opportunity(self, opportunity: dict[str, Any]) -> None:
         """Seed an opportunity."""

@@ -102,10 +102,14 @@ def crm_sync(
         ),
     ] = None,
     page_size: Annotated[int, typer.Option(min=1, max=100)] = 100,
+    history: Annotated[
+        bool, typer.Option(help="Also keep each contact's CRM history: its notes, and its past stages (HubSpot).")
+    ] = True,
 ) -> None:
-    """Backfill contacts from the CRM through its list API, page by page; resumable after an interruption."""
-    from nightcrew.crm.repository import ImportErrors, SyncCheckpoints
-    from nightcrew.crm.sync import SyncPage, sync_contacts
+    """Backfill contacts and their history from the CRM through its list APIs, page by page; resumable after an
+    interruption (a page's contacts and history are stored together, then its cursor)."""
+    from nightcrew.crm.repository import ActivityRepository, ContactRepository, ImportErrors, SyncCheckpoints
+    from nightcrew.crm.sync import SyncPage, history_activities, sync_contacts
 
     with opened(tenant) as (container, ref):
         connector = container.crm_connector(ref)
@@ -114,7 +118,8 @@ def crm_sync(
             raise typer.Exit(1)
         crm = container.integrations(ref).crm
         playbook = container.playbook(ref)
-        counts = {"created": 0, "updated": 0, "kept_aside": 0}
+        mapping = playbook.crm.for_crm(crm)
+        counts = {"created": 0, "updated": 0, "kept_aside": 0, "history": 0}
 
         def sink(page: SyncPage) -> None:
             now = container.clock.now()
@@ -132,7 +137,15 @@ def crm_sync(
                     aside.keep(
                         crm, error.record_id, [{"field": f.field, "reason": f.reason} for f in error.errors], now
                     )
+                kept = 0
+                if page.notes or page.stages:
+                    stored = ContactRepository(session, ref.id).by_external_ids([*page.notes, *page.stages])
+                    ids = {external_id: contact.id for external_id, contact in stored.items()}
+                    kept = ActivityRepository(session, ref.id).keep_new(
+                        history_activities(page, crm, ids, mapping, now)
+                    )
             counts["created"] += new
+            counts["history"] += kept
             counts["updated"] += changed
             counts["kept_aside"] += len(page.errors)
 
@@ -140,18 +153,20 @@ def crm_sync(
             task = bar.add_task(f"syncing {crm}", total=None)
             result = sync_contacts(
                 connector,
-                playbook.crm.for_crm(crm),
+                mapping,
                 SyncCheckpoints(container.sessions, ref.id, container.clock),
                 since,
                 lambda done, total: bar.update(task, completed=done, total=total),
                 tenant=ref.slug,
                 sink=sink,
                 page_size=page_size,
+                with_notes=history,
+                with_stage_history=history,
                 clock=container.clock,
             )
     console.print(
         f"{crm}: {counts['created']} created, {counts['updated']} updated, {counts['kept_aside']} kept "
-        f"aside, {result.pages} page(s)" + (" (resumed)" if result.resumed else "")
+        f"aside, {counts['history']} history item(s), {result.pages} page(s)" + (" (resumed)" if result.resumed else "")
     )
     if result.high_water:
         console.print(f"next incremental sync: --since {result.high_water.isoformat()}")

@@ -173,3 +173,30 @@ class CrmImportError(Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContactActivity(Base):
+    """A contact's history as its CRM recorded it before or beside nightcrew: notes, and stage moves.
+
+    Kept as the CRM gave it (a backfill stores it once: ``external_id`` is the CRM's own id for the item),
+    apart from nightcrew's own stage changes and audit log, which say what nightcrew did.
+    """
+
+    __tablename__ = "contact_activities"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "contact_id", "source", "external_id"),
+        Index("ix_contact_activities_contact", "contact_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    # Where it came from: hubspot or gohighlevel.
+    source: Mapped[str] = mapped_column(String(32))
+    # note, or stage (a value of the CRM's stage property, with the nightcrew stage it maps to in details).
+    kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from nightcrew.clock import Clock
 from nightcrew.crm.models import (
     ApiKey,
     Contact,
+    ContactActivity,
     CrmImportError,
     CrmSyncCheckpoint,
     FollowUp,
@@ -503,3 +504,41 @@ class ImportErrors:
             )
             or 0
         )
+
+
+class ActivityRepository:
+    """Contacts' CRM history (notes, stage moves) of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: int) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def keep_new(self, activities: Sequence[ContactActivity]) -> int:
+        """Store the activities not stored before (same contact, source and CRM id); how many were new."""
+        if not activities:
+            return 0
+        contact_ids = sorted({a.contact_id for a in activities})
+        stored = set(
+            self.session.execute(
+                select(ContactActivity.contact_id, ContactActivity.source, ContactActivity.external_id).where(
+                    ContactActivity.tenant_id == self.tenant_id, ContactActivity.contact_id.in_(contact_ids)
+                )
+            ).tuples()
+        )
+        new: dict[tuple[int, str, str], ContactActivity] = {}
+        for activity in activities:
+            key = (activity.contact_id, activity.source, activity.external_id)
+            if key not in stored and key not in new:
+                activity.tenant_id = self.tenant_id
+                new[key] = activity
+        self.session.add_all(new.values())
+        self.session.flush()
+        return len(new)
+
+    def for_contact(self, contact_id: int) -> Sequence[ContactActivity]:
+        """A contact's CRM history, oldest first (items the CRM gave no time come first)."""
+        return self.session.scalars(
+            select(ContactActivity)
+            .where(ContactActivity.tenant_id == self.tenant_id, ContactActivity.contact_id == contact_id)
+            .order_by(ContactActivity.occurred_at.is_not(None), ContactActivity.occurred_at, ContactActivity.id)
+        ).all()

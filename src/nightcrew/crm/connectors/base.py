@@ -1,4 +1,4 @@
-"""What a CRM connector is: read contacts and their notes, write back what the agent decided."""
+"""What a CRM connector is: read contacts and their history, write back what the agent decided."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ class CrmNote:
 
 
 @dataclass(frozen=True)
+class CrmStageChange:
+    """One value a contact's stage property took, and when (the CRM's property history)."""
+
+    property: str
+    value: str
+    at: datetime
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class CrmUpdate:
     """What the agent decided about one contact, to be written back to the CRM.
 
@@ -78,6 +88,8 @@ class CrmConnector(Protocol):
     def list_contacts(self, *, since: datetime | None, cursor: str | None, limit: int = 100) -> ContactPage: ...
 
     def list_notes(self, contact_id: str) -> list[CrmNote]: ...
+
+    def stage_history(self, contact_ids: list[str]) -> dict[str, list[CrmStageChange]]: ...
 
     def write_back(self, update: CrmUpdate) -> WriteBackResult: ...
 

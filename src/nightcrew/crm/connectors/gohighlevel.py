@@ -16,6 +16,7 @@ from nightcrew.crm.connectors.base import (
     CrmContact,
     CrmName,
     CrmNote,
+    CrmStageChange,
     CrmUpdate,
     WriteBackResult,
     note_marker,
@@ -149,6 +150,10 @@ class GoHighLevelConnector:
             CrmNote(id=str(n["id"]), body=str(n.get("body") or ""), created_at=parse_instant(n.get("dateAdded")))
             for n in body.get("notes", [])
         ]
+
+    def stage_history(self, contact_ids: list[str]) -> dict[str, list[CrmStageChange]]:
+        """Nothing: the LeadConnector API keeps no history of opportunity stages (only the current one)."""
+        return {}
 
     def write_back(self, update: CrmUpdate) -> WriteBackResult:
         """Segment as a tag (stale segment tags removed), owner, opportunity stage, and a note at most once."""

@@ -16,6 +16,7 @@ from nightcrew.crm.connectors.base import (
     CrmContact,
     CrmName,
     CrmNote,
+    CrmStageChange,
     CrmUpdate,
     WriteBackResult,
     epoch_ms,
@@ -31,6 +32,9 @@ NOTE_TO_CONTACT = 202
 # The search API serves at most 10,000 results per query; past that we restart from the last modification time.
 SEARCH_WINDOW = 10_000
 _ALWAYS = ("createdate", "lastmodifieddate")
+# Inputs per batch read that asks for property history ("the maximum number of inputs supported in a batch
+# request for property histories is 50"; plain batch reads take 100).
+HISTORY_BATCH = 50
 
 
 class HubSpotConnector:
@@ -151,6 +155,32 @@ class HubSpotConnector:
                 )
             )
         return notes
+
+    def stage_history(self, contact_ids: list[str]) -> dict[str, list[CrmStageChange]]:
+        """Every value the contacts' stage property took, oldest first (contact stages only: a deal's history
+        belongs to the deal). One batch read per 50 contacts, with the property's history."""
+        stage = self.mapping.stages.property
+        if self.mapping.stages.object != "contact" or not contact_ids:
+            return {}
+        history: dict[str, list[CrmStageChange]] = {}
+        for start in range(0, len(contact_ids), HISTORY_BATCH):
+            body = self.api.post(
+                "/crm/v3/objects/contacts/batch/read",
+                {
+                    "properties": [stage],
+                    "propertiesWithHistory": [stage],
+                    "inputs": [{"id": i} for i in contact_ids[start : start + HISTORY_BATCH]],
+                },
+                idempotent=True,
+            ).body
+            for item in body.get("results", []):
+                changes = []
+                for entry in (item.get("propertiesWithHistory") or {}).get(stage) or []:
+                    at = parse_instant(entry.get("timestamp"))
+                    if at is not None and entry.get("value") not in (None, ""):
+                        changes.append(CrmStageChange(stage, str(entry["value"]), at, entry.get("sourceType")))
+                history[str(item["id"])] = sorted(changes, key=lambda c: c.at)
+        return history
 
     def deal_contact_ids(self, deal_id: str) -> list[str]:
         """Contacts associated with a deal (a deal-stage webhook names only the deal)."""
