@@ -25,6 +25,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,7 +86,7 @@ def run(
     batch: int,
     folder: Path,
     polling_s: float,
-    profile: cProfile.Profile | None = None,
+    profile: ThreadProfiles | None = None,
 ) -> dict[str, float]:
     """In-process: ingest a batch, wait for its workflows, next batch."""
     upgrade(database_url)
@@ -130,6 +131,47 @@ def run(
     finally:
         runtime.shutdown()
         container.close()
+
+
+class ThreadProfiles:
+    """cProfile for the main thread and every thread started while on: DBOS runs the steps in worker threads,
+    so profiling the main thread alone shows only the waiting."""
+
+    def __init__(self) -> None:
+        self.profiles: list[cProfile.Profile] = []
+        self._lock = threading.Lock()
+        self._on = False
+
+    def _hook(self, *_: object) -> None:
+        # The first call in a new thread starts that thread's profile (which then replaces this hook there).
+        if self._on:
+            profile = cProfile.Profile()
+            with self._lock:
+                self.profiles.append(profile)
+            profile.enable()
+
+    def enable(self) -> None:
+        """Profile this thread now, and each thread from its first call on (pool threads started earlier too)."""
+        self._on = True
+        threading.setprofile(self._hook)
+        main = cProfile.Profile()
+        self.profiles.append(main)
+        main.enable()
+
+    def disable(self) -> None:
+        """Stop: this thread's profile at once, the others' at their next call (threads still running keep theirs)."""
+        self._on = False
+        threading.setprofile(None)
+        self.profiles[0].disable()
+
+    def report(self, top: int = 40) -> str:
+        """The top functions by own time and by cumulative time, summed over every profiled thread."""
+        out = io.StringIO()
+        stats = pstats.Stats(*self.profiles, stream=out)
+        out.write(f"profiled threads: {len(self.profiles)} (time summed over threads)\n")
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+        return out.getvalue()
 
 
 @dataclass
@@ -228,7 +270,9 @@ def main() -> None:
         default=0.2,
         help="NIGHTCREW_QUEUE_POLLING_INTERVAL (s); 0.2 is the default; each queue polls at this rate even idle",
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile the in-process leg; print the top functions")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the in-process leg (every thread); print the top functions"
+    )
     args = parser.parse_args()
     legs = [leg.strip() for leg in args.legs.split(",") if leg.strip()]
     unknown = set(legs) - set(ALL_LEGS)
@@ -240,7 +284,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="nightcrew-throughput-") as tmp:
             folder = Path(tmp)
             if leg == "inprocess":
-                profile = cProfile.Profile() if args.profile else None
+                profile = ThreadProfiles() if args.profile else None
                 with database("sqlite", folder, args.pg_admin) as url:
                     f = run(url, args.events, args.batch, folder, args.polling, profile)
                 print(
@@ -250,9 +294,7 @@ def main() -> None:
                     flush=True,
                 )
                 if profile is not None:
-                    out = io.StringIO()
-                    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(30)
-                    print(out.getvalue())
+                    print(profile.report())
                 continue
             backend = "sqlite" if leg.startswith("sqlite") else "pg"
             if backend == "pg" and pg_reason:
