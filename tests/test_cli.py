@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes.llm_server import FakeLLMServer
 from tests.support.playbooks import custom_playbook
 
 from nightcrew.ai.breaker import BreakerSnapshot, BreakerState
@@ -131,6 +132,35 @@ def test_providers_shows_stored_breakers_and_only_the_tenants_calls(tmp_path: Pa
     assert "worker-1: open" in table
 
 
+@pytest.mark.slow
+def test_demo_with_a_playbook_calls_its_configured_capable_tier_and_does_not_say_simulated(tmp_path: Path) -> None:
+    def answer(request: Any) -> str:
+        if '"label"' in request.system:
+            return json.dumps({"label": "other", "confidence": 0.5})
+        if '"summary"' in request.system:
+            return json.dumps({"summary": "a summary"})
+        language = "pt" if "Portuguese" in request.system else "en" if "Write in English" in request.system else "es"
+        return json.dumps({"text": "Gracias por escribir.", "language": language})
+
+    with FakeLLMServer(responder=answer) as server:
+
+        def edit(data: dict[str, Any]) -> None:
+            data["routing"]["tiers"]["capable"] = [
+                {"provider": "openai", "name": "own-server", "base_url": server.openai_base_url, "model": "m"}
+            ]
+
+        playbook = custom_playbook(tmp_path / "pb", edit)
+        nightcrew("demo", "--leads", "6", "--days", "2", "--playbook", str(playbook), "--json", "r.json", cwd=tmp_path)
+        calls = server.count()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert calls > 0 and report["costs"]["simulated"] is False
+    assert report["costs"]["capable_endpoints"] == ["own-server"]
+    assert report["failover"]["outage"] is None  # a configured provider is not taken down
+    assert report["messages_by_purpose"]["outreach"] == 6 and report["failover"]["messages_lost"] == 0
+    missing = nightcrew("demo", "--playbook", str(tmp_path / "nope.yaml"), cwd=tmp_path, check=False)
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
+
+
 def test_serve_refuses_to_run_without_an_api_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "NIGHTCREW_API_KEY"}
     result = subprocess.run([EXE, "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
@@ -139,7 +169,21 @@ def test_serve_refuses_to_run_without_an_api_key(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_runs_a_small_month_and_the_trace_command_reads_it(tmp_path: Path) -> None:
-    nightcrew("demo", "--leads", "25", "--days", "5", "--json", "report.json", cwd=tmp_path)
+    # The simulated provider is down from 18:00 to 21:00 UTC on the first day, when the first replies are written.
+    nightcrew(
+        "demo",
+        "--leads",
+        "25",
+        "--days",
+        "5",
+        "--outage-day",
+        "0.5",
+        "--outage-hours",
+        "3",
+        "--json",
+        "report.json",
+        cwd=tmp_path,
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["messages_by_purpose"]["outreach"] == 25  # one first message per lead, duplicates ignored
     assert report["duplicate_events_ignored"] >= 1
@@ -150,7 +194,13 @@ def test_demo_runs_a_small_month_and_the_trace_command_reads_it(tmp_path: Path) 
     assert report["intent_model"]["macro_f1"] > 0.8
     for section in ("inbound", "routed_to", "followups", "costs", "failover", "guardrails", "outcomes"):
         assert section in report
-    assert report["failover"]["messages_lost"] == 0 and report["failover"]["duplicates"] == 0
+    failover = report["failover"]
+    assert failover["outage"] == {"starts_after_days": 0.5, "hours": 3.0}
+    assert failover["queued_messages"] > 0 and failover["drained"] == failover["queued_messages"]
+    assert failover["max_queue_depth"] >= 1 and failover["calls_failed"] > 0
+    assert failover["messages_lost"] == 0 and set(failover["lost_breakdown"].values()) == {0}
+    assert failover["duplicates"] == 0 and set(failover["duplicates_breakdown"].values()) == {0}
+    assert report["costs"]["simulated"] is True and report["costs"]["capable_endpoints"] == ["simulated-gpt"]
     lines = (tmp_path / "nightcrew-demo-outbox.jsonl").read_text().splitlines()
     assert len(lines) == report["messages_sent"]
     contact = json.loads(lines[0])["contact_external_id"]

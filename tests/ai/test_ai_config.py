@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -107,3 +110,16 @@ def test_api_keys_come_from_the_injected_environment_and_are_never_echoed() -> N
         resolve_api_key(endpoint, {"OTHER": "secret-value"})
     assert "MY_KEY" in caught.value.message and "secret-value" not in caught.value.message
     assert "secret" not in repr(endpoint)
+
+
+def test_the_readme_routing_example_is_a_valid_policy_that_means_what_it_says() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Real model servers", 1)[1].split("\n### ", 1)[0]
+    [block] = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    routing = RoutingPolicy.model_validate(yaml.safe_load(block)["routing"])
+    capable = routing.tiers["capable"].endpoints
+    assert capable[0].resolved_base_url == "http://127.0.0.1:8080/v1" and capable[-1].is_local  # llama-server first
+    assert {e.provider for e in capable} == {"openai", "anthropic", "local"}
+    assert routing.route_for("compose_followup").allow_template_fallback is False
+    assert routing.waits_for("compose_followup") == capable[0]
+    assert routing.route_for("classify_lead").tier == "fast"

@@ -162,12 +162,34 @@ def demo(
     outbox: Annotated[Path, typer.Option(help="Where the demo's sent messages go.")] = Path(
         "./nightcrew-demo-outbox.jsonl"
     ),
+    playbook: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Use this playbook's tiers (default: the sample). A capable tier with a network endpoint is "
+            "called as configured; a local-only one runs against the simulated endpoint.",
+        ),
+    ] = None,
+    outage_day: Annotated[
+        float, typer.Option(min=0.0, help="The simulated provider goes down this many days after the start.")
+    ] = 9.4,
+    outage_hours: Annotated[float, typer.Option(min=0.0, help="How long the simulated outage lasts.")] = 10.0,
 ) -> None:
     """Simulate a month of the sample business through the real workflows and print a report."""
     from nightcrew.simulate.month import DemoOptions, run
     from nightcrew.simulate.render import render_report
 
-    options = DemoOptions(leads=leads, days=days, seed=seed, database_url=database, outbox_path=outbox)
+    options = DemoOptions(
+        leads=leads,
+        days=days,
+        seed=seed,
+        database_url=database,
+        outbox_path=outbox,
+        playbook=playbook.resolve() if playbook else None,
+        outage_day=outage_day,
+        outage_hours=outage_hours,
+    )
     with Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
         BarColumn(),
@@ -176,7 +198,10 @@ def demo(
         transient=True,
     ) as bar:
         task = bar.add_task("", total=1.0)
-        result = run(options, progress=lambda done, label: bar.update(task, completed=done, description=label))
+        try:
+            result = run(options, progress=lambda done, label: bar.update(task, completed=done, description=label))
+        except NightcrewError as exc:  # a playbook that does not load, say
+            raise fail(exc) from exc
     render_report(console, result)
     if json_path:
         json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")

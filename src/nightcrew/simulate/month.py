@@ -27,7 +27,7 @@ from nightcrew.config import Settings
 from nightcrew.crm.repository import DueFollowUps
 from nightcrew.db import sqlite_path, transaction
 from nightcrew.migrations import upgrade
-from nightcrew.playbook import sample_playbook_path
+from nightcrew.playbook import load_playbook, sample_playbook_path
 from nightcrew.simulate.behaviour import Behaviour, Persona
 from nightcrew.simulate.business import live_lead_events
 from nightcrew.simulate.llm_endpoint import LatencyModel, SimulatedLLMEndpoint
@@ -55,7 +55,8 @@ class DemoOptions:
     database_url: str = "sqlite:///./nightcrew-demo.db"
     outbox_path: Path = Path("./nightcrew-demo-outbox.jsonl")
     work_dir: Path = Path("./nightcrew-demo-files")
-    # The operator's own playbook (with real model endpoints); None = the sample with a simulated endpoint.
+    # The operator's own playbook (None: the sample). Its capable tier runs as configured when it names a network
+    # endpoint; when it is local only, it is pointed at the simulated endpoint (and only then is there an outage).
     playbook: Path | None = None
     history_rows: int = 6000
     # The capable tier's provider is down from this many days after the start, for this many hours.
@@ -98,12 +99,25 @@ def _reset_storage(options: DemoOptions) -> None:
     options.work_dir.mkdir(parents=True)
 
 
-def _demo_playbook(folder: Path, base_url: str) -> Path:
-    """The sample playbook with its capable tier pointed at the simulated endpoint (configuration, not code)."""
-    shutil.copytree(sample_playbook_path().parent, folder)
-    path = folder / "playbook.yaml"
+def capable_tier_configured(playbook: Path) -> bool:
+    """Whether the playbook's capable tier names a network endpoint (else the demo simulates one)."""
+    routing = load_playbook(playbook).routing
+    return any(not endpoint.is_local for endpoint in routing.tiers[routing.capable_tier].endpoints)
+
+
+def _demo_playbook(folder: Path, base_url: str, source: Path, *, replies_wait: bool) -> Path:
+    """The playbook with its capable tier pointed at the simulated endpoint (configuration, not code).
+
+    ``replies_wait``: replies wait durably for the model instead of falling back to templates. On WhatsApp only
+    replies inside the 24-hour window are model-written, so this is what makes the outage fill the queue.
+    """
+    shutil.copytree(source.parent, folder)
+    path = folder / source.name
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["routing"]["tiers"]["capable"] = [
+    capable = load_playbook(source).routing.capable_tier
+    if replies_wait:
+        data["routing"]["tasks"]["compose_reply"] = {"tier": capable, "allow_template_fallback": False}
+    data["routing"]["tiers"][capable] = [
         {
             "provider": "openai",
             "name": "simulated-gpt",
@@ -127,11 +141,13 @@ def start(options: DemoOptions) -> Simulation:
     clock = FakeClock(options.start)
     endpoint: SimulatedLLMEndpoint | None = None
     model: SimulatedModel | None = None
-    playbook = options.playbook
-    if playbook is None:
+    playbook = options.playbook or sample_playbook_path()
+    if not capable_tier_configured(playbook):
         model = SimulatedModel(options.seed)
         endpoint = SimulatedLLMEndpoint(responder=model, latency=LatencyModel(), time_scale=0.0, clock=clock).start()
-        playbook = _demo_playbook(options.work_dir / "playbook", endpoint.openai_base_url)
+        playbook = _demo_playbook(
+            options.work_dir / "playbook", endpoint.openai_base_url, playbook, replies_wait=options.playbook is None
+        )
     settings = Settings(
         database_url=options.database_url,
         outbound_file=options.outbox_path,

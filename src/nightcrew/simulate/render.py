@@ -104,8 +104,13 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
         console.print(f"[dim]{row['path']} sequences ended: {ended}[/dim]")
 
     costs = report["costs"]
+    where = (
+        " (simulated endpoint)"
+        if costs["simulated"]
+        else (f" (capable tier: {', '.join(costs['capable_endpoints'])})" if costs.get("capable_endpoints") else "")
+    )
     cost = _table(
-        "Model cost by tier" + (" (simulated endpoint)" if costs["simulated"] else ""),
+        "Model cost by tier" + where,
         "tier",
         "calls",
         "tokens in/out",
@@ -124,7 +129,16 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
         )
     console.print(cost)
     console.print(f"[dim]{costs['how']}[/dim]")
-    console.print(_counts("Failover", {k: v for k, v in report["failover"].items() if isinstance(v, int)}))
+    failover = report["failover"]
+    console.print(_counts("Failover", {k: v for k, v in failover.items() if isinstance(v, int)}))
+    if failover.get("outage"):
+        outage = failover["outage"]
+        console.print(f"[dim]provider outage {outage['hours']:g} h from day {outage['starts_after_days']:g}[/dim]")
+    for name in ("lost_breakdown", "duplicates_breakdown"):
+        parts = ", ".join(f"{k} {v}" for k, v in failover.get(name, {}).items())
+        console.print(f"[dim]{name.replace('_', ' ')}: {parts}[/dim]")
+    if failover.get("how"):
+        console.print(f"[dim]{failover['how']}[/dim]")
 
     guardrails = report["guardrails"]
     console.print(_counts("Guardrail verdicts", guardrails["verdicts"]))

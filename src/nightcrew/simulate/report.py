@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nightcrew.ai.ledger import CostLine, cost_report
 from nightcrew.ai.repository import LedgerRepository, to_record
+from nightcrew.channels.repository import DueMessages
 from nightcrew.db import transaction
 from nightcrew.intelligence.intents import bundled_holdout_evaluation
 from nightcrew.observe.outcomes import with_rates
@@ -21,13 +22,61 @@ if TYPE_CHECKING:
     from nightcrew.simulate.month import Simulation
 
 
-def _outbox_keys(path: Path) -> Counter[str]:
-    keys: Counter[str] = Counter()
-    if path.exists():
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                keys[json.loads(line)["idempotency_key"]] += 1
-    return keys
+def _outbox_lines(path: Path) -> list[dict[str, Any]]:
+    """What the channel received: one JSON object per delivered message."""
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# Where an intended message can honestly be at the end: delivered, or held with a reason in the audit log
+# (guardrails, a person, a stop cause), or failed with the error. "pending" (never checked or never sent) is not.
+_SETTLED = {"sent", "blocked", "review", "withdrawn", "rejected", "failed"}
+_WAITING = {"deferred", "awaiting_model"}
+
+
+def failover_accounting(
+    messages: dict[str, int],
+    overdue: int,
+    events: dict[str, int],
+    waits: dict[str, int],
+    lines: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Lost and doubled messages, counted from what was intended (the outbox table, the events) and what the
+    channel received (the outbox file's idempotency keys), not from the failover queue alone."""
+    lost = {
+        "never_sent": messages.get("pending", 0),
+        # Waiting past its due time at the end: nothing would ever release it.
+        "overdue_waiting": overdue,
+        "unknown_status": sum(n for status, n in messages.items() if status not in _SETTLED | _WAITING | {"pending"}),
+        # An event that failed or never finished may have intended a message that never reached the outbox.
+        "events_failed_or_unfinished": sum(
+            n for status, n in events.items() if status in ("failed", "received", "processing")
+        ),
+    }
+    keys = Counter(line["idempotency_key"] for line in lines)
+    first_messages = Counter(line["contact_external_id"] for line in lines if line.get("purpose") == "outreach")
+    duplicates = {
+        "repeated_idempotency_keys": sum(n - 1 for n in keys.values() if n > 1),
+        "second_first_messages": sum(n - 1 for n in first_messages.values() if n > 1),
+    }
+    queued = sum(waits.values())
+    return {
+        "queued_messages": queued,
+        # Left the queue: composed once a model answered (then sent, or held by the guardrails with a reason).
+        "drained": queued - waits.get("awaiting_model", 0),
+        "drained_then_sent": waits.get("sent", 0),
+        "drained_then_held": sum(n for status, n in waits.items() if status not in ("sent", "awaiting_model")),
+        "still_waiting_with_due_time": sum(n for status, n in messages.items() if status in _WAITING) - overdue,
+        "messages_lost": sum(lost.values()),
+        "lost_breakdown": lost,
+        "duplicates": sum(duplicates.values()),
+        "duplicates_breakdown": duplicates,
+        "how": "lost = intended messages (outbox rows) never sent and not held with a reason, waiting messages past "
+        "their due time, and events that failed or never finished; duplicates = repeated idempotency keys in what "
+        "the channel received, plus any contact that received a second first message",
+    }
 
 
 def _cost_line(line: CostLine) -> dict[str, Any]:
@@ -46,7 +95,8 @@ def _cost_line(line: CostLine) -> dict[str, Any]:
 
 def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
     """The demo's figures."""
-    keys = _outbox_keys(sim.options.outbox_path)
+    lines = _outbox_lines(sim.options.outbox_path)
+    keys = Counter(line["idempotency_key"] for line in lines)
     tenant_id = sim.tenant.id
     with transaction(sim.container.sessions) as session:
         stats = StatsRepository(session, tenant_id)
@@ -69,6 +119,7 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
             column: with_rates(outcomes.table(column)) for column in ("variant", "template", "segment", "language")
         }
         waits = stats.model_waits()
+        overdue = len(DueMessages(session).due(sim.clock.now(), 1_000_000, tenant_id))
         review = ReviewRepository(session, tenant_id).count_by_status()
         followup_status = stats.followups_by_status()
         due_by_end = stats.followups_due_by(end)
@@ -118,8 +169,12 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         "or opted out after entering (until they entered another sequence); and how the sequences ended",
     }
     costs = cost_report(ledger)
+    capable = sim.container.playbook(sim.tenant).routing.capable_tier
+    capable_calls = [r for r in ledger if r.tier == capable and r.provider != "local"]
     report["costs"] = {
-        "simulated": sim.endpoint is not None,
+        # Labelled simulated only when the capable tier's calls went to the simulated endpoint.
+        "simulated": any(r.simulated for r in capable_calls),
+        "capable_endpoints": sorted({r.endpoint for r in capable_calls}),
         "total": _cost_line(costs.total),
         "by_tier": [_cost_line(line) for line in costs.by_tier],
         "by_task": [_cost_line(line) for line in costs.by_task],
@@ -128,7 +183,6 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         "(own models, templates) cost 0 and their tokens are estimated from text length (4 chars/token)",
     }
     outcome_counts = Counter(r.outcome for r in ledger)
-    queued = sum(waits.values())
     report["failover"] = {
         "outage": {"starts_after_days": sim.options.outage_day, "hours": sim.options.outage_hours}
         if sim.endpoint is not None
@@ -136,12 +190,8 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         "calls_failed_over": outcome_counts.get("fell_back", 0),
         "calls_failed": outcome_counts.get("failed", 0),
         "calls_retried": outcome_counts.get("retried", 0),
-        "queued_messages": queued,
-        "drained": waits.get("sent", 0),
-        "drained_then_held_by_guardrails": sum(n for s, n in waits.items() if s in ("blocked", "review", "deferred")),
         "max_queue_depth": sim.max_waiting_for_model,
-        "messages_lost": waits.get("awaiting_model", 0),
-        "duplicates": report["duplicate_sends"],
+        **failover_accounting(messages, overdue, events, waits, lines),
     }
     report["guardrails"] = {
         **guardrail_section(verdict_actions, sent_actions),
