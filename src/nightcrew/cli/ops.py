@@ -363,9 +363,10 @@ def simulate(
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
         return
+    examined = ", ".join(f"{n} {kind}" for kind, n in result["examined"].items())
     console.print(
-        f"{result['examined']} events examined with {result['lead_model']} and {result['intent_model']} "
-        "(nothing was sent or changed)"
+        f"{sum(result['examined'].values())} events examined ({examined}) with {result['lead_model']} and "
+        f"{result['intent_model']} (nothing was sent or changed)"
     )
     for what, count in result["would_change"].items():
         console.print(f"  {what}: {count} would change")
