@@ -228,9 +228,10 @@ def test_review_approve_through_the_page_sends_once(client: TestClient, env: Env
     page = client.get("/dashboard/review")
     [item_id] = open_items(env, review_tenant)
     assert f'id="item-{item_id}"' in page.text and "garantizamos" in page.text and "claims:" in page.text
-    # As drafted, the promise is still there: the guardrails refuse it again.
-    as_drafted = client.post(f"/dashboard/review/{item_id}/approve", data={"csrf_token": token})
-    assert as_drafted.status_code == 422 and "the text does not pass the guardrails (review)" in as_drafted.text
+    # An edited text is checked on its own: with the promise still in it, the guardrails refuse it again.
+    still_promising = "Hola Ana, le garantizamos que su hijo hablará inglés fluido en 3 meses. ¿La agendamos?"
+    refused = client.post(f"/dashboard/review/{item_id}/approve", data={"csrf_token": token, "text": still_promising})
+    assert refused.status_code == 422 and "the text does not pass the guardrails (review)" in refused.text
     clean = "Hola Ana, en Aurora Kids Academy la primera clase de prueba es gratis y dura 45 minutos. ¿La agendamos?"
     response = client.post(
         f"/dashboard/review/{item_id}/approve",
