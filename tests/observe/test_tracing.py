@@ -118,11 +118,11 @@ def test_console_exporter_in_serve_and_worker_one_trace_from_request_to_send(tmp
     api_spans = [s for s in spans_in(api.log) if trace_of(s) == trace_id]
     assert {"POST /v1/events", "events.ingest"} <= {s["name"] for s in api_spans}
 
-    # The worker exported every step of the lead workflow after the one that loads the event (and with it the
-    # stored traceparent), and the send, in the same trace.
+    # The worker exported every step of the lead workflow, the first one included (the workflow joins the stored
+    # traceparent before it), and the send, in the same trace.
     worker_spans = [s for s in spans_in(worker.log) if trace_of(s) == trace_id]
     names = {s["name"] for s in worker_spans}
-    assert {"contact.upsert", "lead.classify", "lead.pick_plan", "message.compose"} <= names
+    assert {"event.begin", "contact.upsert", "lead.classify", "lead.pick_plan", "message.compose"} <= names
     assert {"message.check", "message.send", "channel.send", "event.finish"} <= names
     send = next(s for s in worker_spans if s["name"] == "channel.send")
     step = next(s for s in worker_spans if s["name"] == "message.send")

@@ -17,7 +17,7 @@ from nightcrew.events.repository import EventRepository
 from nightcrew.observe import audit
 from nightcrew.observe.metrics import EVENTS
 from nightcrew.playbook.schemas import MAX_SEND_ATTEMPTS
-from nightcrew.workflows.runtime import container, step
+from nightcrew.workflows.runtime import container, current_traceparent, step
 
 
 def workflow_id() -> str:
@@ -30,6 +30,17 @@ def workflow_id() -> str:
 
 def _retryable_send(error: BaseException) -> bool:
     return isinstance(error, ChannelError) and error.retryable
+
+
+def adopt_trace(tenant_id: int, event_key: str) -> None:
+    """Join the trace the event was received under, before the first step opens its span.
+
+    A read, not a side effect: the event's traceparent never changes, so a recovered workflow reads the same one.
+    """
+    c = container()
+    with transaction(c.sessions) as session:
+        event = EventRepository(session, tenant_id).by_key(event_key)
+        current_traceparent.set(event.traceparent if event is not None else None)
 
 
 @step("event.begin")

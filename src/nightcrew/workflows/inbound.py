@@ -21,12 +21,12 @@ from nightcrew.guardrails.places import resolve_country
 from nightcrew.intelligence.intents import INTENTS, OPT_OUT, OTHER
 from nightcrew.observe import audit
 from nightcrew.observe.outcomes import record_outcome
-from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
+from nightcrew.workflows.common import adopt_trace, begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.crm_sync import write_back_or_report
 from nightcrew.workflows.handoff import summarise_handoff
 from nightcrew.workflows.lead import upsert_contact
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
-from nightcrew.workflows.runtime import container, current_traceparent, step
+from nightcrew.workflows.runtime import container, step
 from nightcrew.workflows.stage import move_stage
 
 # Intents after which the agent does not keep chasing: a person or the contact's own decision takes over.
@@ -363,8 +363,8 @@ def _reply(
 @DBOS.workflow(name="inbound")
 def inbound_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
     """upsert contact -> understand -> record (stops follow-ups) -> route -> act -> reply in the contact's language."""
+    adopt_trace(tenant_id, event_key)
     event = begin_event(tenant_id, event_key)
-    current_traceparent.set(event["traceparent"])
     try:
         payload = event["payload"]
         data = payload["data"]

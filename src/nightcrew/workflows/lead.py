@@ -15,10 +15,10 @@ from nightcrew.crm.repository import ContactRepository, contact_values
 from nightcrew.crm.service import resolve_language
 from nightcrew.db import transaction
 from nightcrew.observe import audit
-from nightcrew.workflows.common import begin_event, finish_event, send_and_follow_up, workflow_id
+from nightcrew.workflows.common import adopt_trace, begin_event, finish_event, send_and_follow_up, workflow_id
 from nightcrew.workflows.crm_sync import write_back_or_report
 from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_model
-from nightcrew.workflows.runtime import container, current_traceparent, step
+from nightcrew.workflows.runtime import container, step
 
 
 @step("contact.upsert")
@@ -149,8 +149,8 @@ def choose_plan(tenant_id: int, event_key: str, contact: dict[str, Any], segment
 @DBOS.workflow(name="lead")
 def lead_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
     """upsert contact -> classify -> pick plan -> compose -> check -> send -> schedule follow-up."""
+    adopt_trace(tenant_id, event_key)
     event = begin_event(tenant_id, event_key)
-    current_traceparent.set(event["traceparent"])
     try:
         contact = upsert_contact(tenant_id, event_key, event["payload"])
         segment = classify_segment(tenant_id, event_key, contact["id"])

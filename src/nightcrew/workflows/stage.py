@@ -11,9 +11,9 @@ from nightcrew.crm.repository import ContactRepository
 from nightcrew.db import transaction
 from nightcrew.observe import audit
 from nightcrew.observe.outcomes import record_outcome
-from nightcrew.workflows.common import begin_event, finish_event, workflow_id
+from nightcrew.workflows.common import adopt_trace, begin_event, finish_event, workflow_id
 from nightcrew.workflows.lead import upsert_contact
-from nightcrew.workflows.runtime import container, current_traceparent, step
+from nightcrew.workflows.runtime import container, step
 
 # Stages that end a re-engagement sequence: the lead moved on, one way or another.
 STOPPING_KINDS = {"booked", "won", "lost", "nurture"}
@@ -98,8 +98,8 @@ def move_stage(tenant_id: int, event_key: str, contact_id: int, to_stage: str, r
 @DBOS.workflow(name="stage")
 def stage_workflow(tenant_id: int, event_key: str) -> dict[str, Any]:
     """upsert contact -> move stage (stopping follow-ups when it ends a sequence)."""
+    adopt_trace(tenant_id, event_key)
     event = begin_event(tenant_id, event_key)
-    current_traceparent.set(event["traceparent"])
     try:
         payload = event["payload"]
         contact = upsert_contact(tenant_id, event_key, {"contact": payload["contact"], "data": {}})
