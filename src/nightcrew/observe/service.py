@@ -8,7 +8,13 @@ from sqlalchemy.orm import Session
 
 from nightcrew.channels.models import Message
 from nightcrew.channels.repository import OutboxRepository
-from nightcrew.crm.repository import ContactRepository, FollowUpRepository, StageRepository, contact_values
+from nightcrew.crm.repository import (
+    ActivityRepository,
+    ContactRepository,
+    FollowUpRepository,
+    StageRepository,
+    contact_values,
+)
 from nightcrew.errors import NotFound
 from nightcrew.events.models import Event
 from nightcrew.events.repository import EventRepository
@@ -72,6 +78,10 @@ def message_dict(message: Message) -> dict[str, Any]:
         "sent_at": message.sent_at.isoformat() if message.sent_at else None,
         "created_at": message.created_at.isoformat(),
         "error": message.error,
+        "provider_message_id": message.provider_message_id,
+        "delivery_status": message.delivery_status,
+        "delivery_error_code": message.delivery_error_code,
+        "delivery_updated_at": message.delivery_updated_at.isoformat() if message.delivery_updated_at else None,
     }
 
 
@@ -107,7 +117,24 @@ class AuditQueries:
                     "stage": {"from": change.from_stage, "to": change.to_stage, "reason": change.reason},
                 }
             )
-        order = {"event": 0, "stage": 1, "action": 2, "message": 3}
+        for activity in ActivityRepository(session, tenant_id).for_contact(contact.id):
+            # What the CRM recorded before or beside nightcrew (a backfill); undated items lead the timeline.
+            at = activity.occurred_at or activity.created_at
+            items.append(
+                {
+                    "at": at.isoformat(),
+                    "type": "crm",
+                    "crm": {
+                        "source": activity.source,
+                        "kind": activity.kind,
+                        "id": activity.external_id,
+                        "body": activity.body,
+                        "details": activity.details,
+                        "dated": activity.occurred_at is not None,
+                    },
+                }
+            )
+        order = {"crm": 0, "event": 1, "stage": 2, "action": 3, "message": 4}
         items.sort(key=lambda item: (item["at"], order[item["type"]]))
         followups = [
             {
