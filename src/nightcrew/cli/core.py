@@ -261,15 +261,19 @@ def trace(
             )
         elif item["type"] == "message":
             m = item["message"]
+            delivered = f" ({m['delivery_status']})" if m.get("delivery_status") else ""
             table.add_row(
                 item["at"][:19],
-                f"message {m['status']}",
+                f"message {m['status']}{delivered}",
                 m["body"][:80],
                 f"{m['channel']} {m['language']}",
                 "",
                 m["plan"] or "",
                 "",
             )
+        elif item["type"] == "crm":
+            h = item["crm"]
+            table.add_row(item["at"][:19], f"{h['source']} {h['kind']}", h["body"][:80], "from the CRM", "", "", "")
         else:
             s = item["stage"]
             table.add_row(item["at"][:19], "stage", f"{s['from']} -> {s['to']}", s["reason"], "", "", "")
