@@ -237,3 +237,24 @@ def test_past_the_daily_budget_paid_copy_falls_back_to_templates_and_says_so(
     assert [c["source"] for c in composed] == ["llm", "template", "template"]
     assert all("daily budget exceeded" in c["reason"] for c in composed[1:])
     assert sum(row.cost_usd for row in ledger) > 0.000001  # the one call that was made is on the ledger
+
+
+def test_a_draft_the_model_rates_low_goes_to_a_person_not_to_the_contact(
+    env: Env, tmp_path: Path, llm: FakeLLMServer
+) -> None:
+    tenant = _tenant(env, tmp_path, llm, allow_fallback=True)
+    unsure = json.dumps(
+        {"text": "Hola Ana, gracias por escribir. Clases en vivo para niños.", "language": "es", "confidence": 0.3}
+    )
+    llm.script(Reply(unsure))
+    report = ingest(env.container, tenant, [lead("q-1", "qc-1")], source="test")
+    result = DBOS.retrieve_workflow(report.accepted[0].workflow_id).get_result()
+    assert result["status"] == "done" and result["verdict"] == "review"
+    assert not env.outbox.exists() or "qc-1" not in env.outbox.read_text()
+    with transaction(env.container.sessions) as session:
+        from nightcrew.observe.repository import ActionRepository
+
+        [composed] = [o for o, _ in ActionRepository(session, tenant.id).outputs_of_kind("message.composed")]
+        [verdict] = ActionRepository(session, tenant.id).outputs_of_kind("guardrail.verdict")
+    assert composed["source"] == "llm" and composed["quality"] == 0.3
+    assert "draft quality confidence 0.30 < 0.60" in verdict[1]

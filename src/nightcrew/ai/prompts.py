@@ -108,7 +108,8 @@ def build_compose_prompt(brief: ComposeBrief) -> Prompt:
             facts,
             "Answer with a JSON object: "
             '{"text": "<the message>", "language": "' + brief.language + '", '
-            '"claims_used": ["<ids of the approved facts the message states, e.g. F1>"]}.',
+            '"claims_used": ["<ids of the approved facts the message states, e.g. F1>"], '
+            '"confidence": <0 to 1: how sure you are the message follows these rules and the brief>}.',
         ]
     )
     contact = brief.contact

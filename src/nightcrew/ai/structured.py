@@ -48,6 +48,9 @@ class Draft(_Output):
     text: str = Field(min_length=1)
     language: str
     claims_used: list[str] = Field(default_factory=list)
+    # The model's own rating of the draft (follows the brief, states only approved facts); None when not given.
+    # Below the playbook's draft-quality threshold the draft goes to a person.
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
 
     @field_validator("text")
     @classmethod

@@ -34,6 +34,8 @@ class Composed:
     counterfactual_usd: float
     fell_back: bool
     reason: str
+    # The model's own rating of its draft (None for templates and models that do not say).
+    quality: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for step results and the audit log."""
@@ -120,4 +122,5 @@ def compose_message(
         reason=routed.reason
         if llm
         else f"template {language}/{plan['template']}.j2" + (f" ({routed.reason})" if routed.fell_back else ""),
+        quality=routed.value.confidence if llm else None,
     )

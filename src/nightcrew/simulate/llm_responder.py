@@ -86,4 +86,7 @@ class SimulatedModel:
         if url:
             parts.append(_CTA[language].format(url=url.group(1)))
         text = " ".join(parts) + (f"\n{signature.group(1).strip()}" if signature else "")
-        return {"text": text, "language": language, "claims_used": [fact[0]] if fact else []}
+        # A confident model, invented offers included (the claims check, not its self-rating, catches those).
+        with self._lock:
+            confidence = round(self.rng.uniform(0.75, 0.95), 2)
+        return {"text": text, "language": language, "claims_used": [fact[0]] if fact else [], "confidence": confidence}

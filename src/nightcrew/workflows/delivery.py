@@ -34,6 +34,15 @@ def _snapshot(message: Any) -> dict[str, Any]:
     }
 
 
+def _confidence(plan_context: dict[str, Any], draft: dict[str, Any]) -> Confidence:
+    """The confidence kept with the message at its first check; a draft written only now (it waited for a model)
+    brings its own quality rating."""
+    kept = dict(plan_context.get("confidence") or {})
+    if draft.get("quality") is not None:
+        kept["draft"] = draft["quality"]
+    return Confidence.model_validate(kept)
+
+
 @step("delivery.release")
 def release(tenant_id: int, message_id: int) -> dict[str, Any]:
     """Compose (if it waited for a model) and re-check a waiting message: release, defer again, or stop it."""
@@ -137,7 +146,7 @@ def release(tenant_id: int, message_id: int) -> dict[str, Any]:
             draft,
             purpose=message.purpose,  # type: ignore[arg-type]
             now=now,
-            confidence=Confidence.model_validate((message.plan_context or {}).get("confidence") or {}),
+            confidence=_confidence(message.plan_context or {}, draft),
             step_name="delivery.release",
             wid=wid,
             event_key=message.event_key,
