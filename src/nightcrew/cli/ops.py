@@ -242,9 +242,7 @@ def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option
     """Every model endpoint of the tenant's playbook: its breaker in each worker, and the tenant's recent calls."""
     from rich.table import Table
 
-    from nightcrew.ai.repository import BreakerRepository
-    from nightcrew.clock import ensure_utc
-    from nightcrew.observe.health import endpoint_health_from_ledger
+    from nightcrew.observe.health import endpoint_health_from_ledger, stored_breakers, worst_breaker
 
     with opened(tenant) as (container, ref):
         router = container.router(ref)
@@ -258,36 +256,17 @@ def providers(tenant: TenantOption = None, as_json: Annotated[bool, typer.Option
         now = container.clock.now()
         with transaction(container.sessions) as session:
             rows = endpoint_health_from_ledger(session, list(live), tenant=ref.slug)
-            stored = BreakerRepository(session).for_endpoints(urls.items())
-            breakers: dict[str, list[dict[str, Any]]] = {}
-            for b in stored:
-                if urls.get(b.endpoint) != b.base_url:
-                    continue
-                # A circuit past its cool-down lets the next call through as a probe: it reads as half-open.
-                due = b.state == "open" and b.retry_at is not None and ensure_utc(b.retry_at) <= now
-                breakers.setdefault(b.endpoint, []).append(
-                    {
-                        "executor_id": b.executor_id,
-                        "state": "half_open" if due else b.state,
-                        "failures_in_a_row": b.failures,
-                        "times_opened": b.times_opened,
-                        "opened_at": b.opened_at.isoformat() if b.opened_at else None,
-                        "retry_at": b.retry_at.isoformat() if b.retry_at else None,
-                        "changed_at": b.updated_at.isoformat(),
-                    }
-                )
-    severity = {"open": 2, "half_open": 1, "closed": 0}
+            breakers = stored_breakers(session, urls, now)
     for row in rows:
         health = live[row["endpoint"]]
         per_worker = breakers.get(row["endpoint"], [])
-        worst = max(per_worker, key=lambda b: severity.get(b["state"], 0), default=None)
         row.update(
             provider=health.provider,
             model=health.model,
             tiers=list(health.tiers),
             max_concurrency=health.max_concurrency,
             simulated=health.simulated,
-            breaker=None if health.provider == "local" else (worst["state"] if worst else "closed"),
+            breaker=None if health.provider == "local" else worst_breaker(per_worker),
             breakers=per_worker,
         )
     if as_json:

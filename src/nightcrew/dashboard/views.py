@@ -27,6 +27,7 @@ from nightcrew.dashboard.repository import DashboardRepository, tier_totals
 from nightcrew.dashboard.stats import Rate, rate
 from nightcrew.db import transaction
 from nightcrew.errors import NightcrewError, NotFound, RateLimited, Unauthorized
+from nightcrew.observe.health import stored_breakers, worst_breaker
 from nightcrew.observe.service import AuditQueries
 from nightcrew.review.repository import ReviewRepository
 from nightcrew.review.service import item_dict
@@ -342,6 +343,13 @@ def create_dashboard_router(
             costs = daily("costs", repo.cost_per_day)
             remote = [endpoint for cells in costs for (_tier, endpoint, provider) in cells if provider != "local"]
             endpoints = repo.endpoint_health(remote)
+            urls = {
+                config.key: config.resolved_base_url
+                for tier in c.router(tenant).policy.tiers.values()
+                for config in tier.endpoints
+                if not config.is_local
+            }
+            breakers = stored_breakers(session, urls, now)
             unfinished = repo.unfinished_events(start)
             recent_blocks = repo.recent_blocks(start)
             review_counts = ReviewRepository(session, tenant.id).count_by_status()
@@ -377,6 +385,7 @@ def create_dashboard_router(
             tiers=tiers,
             tier_total=sum(t.cost_usd for t in tiers),
             endpoints=endpoints,
+            breakers={name: (worst_breaker(rows), rows) for name, rows in breakers.items()},
             blocked=int(sum(blocks)),
             blocks=recent_blocks,
             review_open=review_counts.get("open", 0),

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from nightcrew.ai.repository import LedgerRepository
+from nightcrew.ai.repository import BreakerRepository, LedgerRepository
 from nightcrew.channels.repository import DueMessages
+from nightcrew.clock import ensure_utc
 from nightcrew.observe.metrics import BREAKER_STATE, QUEUE_DEPTH
 from nightcrew.observe.repository import QueueDepths
 
@@ -16,6 +17,35 @@ if TYPE_CHECKING:
     from nightcrew.bootstrap import Container
 
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def stored_breakers(session: Session, urls: dict[str, str], now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Each endpoint's breaker as every worker last reported it (``urls``: endpoint key -> base URL)."""
+    breakers: dict[str, list[dict[str, Any]]] = {}
+    for b in BreakerRepository(session).for_endpoints(urls.items()):
+        if urls.get(b.endpoint) != b.base_url:
+            continue
+        # A circuit past its cool-down lets the next call through as a probe: it reads as half-open.
+        due = b.state == "open" and b.retry_at is not None and ensure_utc(b.retry_at) <= now
+        breakers.setdefault(b.endpoint, []).append(
+            {
+                "executor_id": b.executor_id,
+                "state": "half_open" if due else b.state,
+                "failures_in_a_row": b.failures,
+                "times_opened": b.times_opened,
+                "opened_at": b.opened_at.isoformat() if b.opened_at else None,
+                "retry_at": b.retry_at.isoformat() if b.retry_at else None,
+                "changed_at": b.updated_at.isoformat(),
+            }
+        )
+    return breakers
+
+
+def worst_breaker(per_worker: list[dict[str, Any]]) -> str:
+    """The state an operator should see for an endpoint: the worst any worker reports (closed when none has)."""
+    severity = {"open": 2, "half_open": 1, "closed": 0}
+    worst = max(per_worker, key=lambda b: severity.get(b["state"], 0), default=None)
+    return str(worst["state"]) if worst else "closed"
 
 
 def endpoint_health_from_ledger(
