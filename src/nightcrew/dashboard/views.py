@@ -115,9 +115,9 @@ def attributed_outcomes(container: Container, tenant: TenantRef, since: datetime
 
     out: list[OutcomeRow] = []
     with transaction(container.sessions) as session:
-        repo = OutcomeRepository(session, tenant.id)
+        tables = OutcomeRepository(session, tenant.id).tables(OUTCOME_DIMENSIONS, since)
         for dimension in OUTCOME_DIMENSIONS:
-            for row in repo.table(dimension, since):
+            for row in tables[dimension]:
                 sent = int(row.get("sent", 0))
                 # An outcome in the window can answer a message sent just before it: never count more than sent.
                 capped = {k: min(sent, int(row.get(k, 0))) for k in ("replied", "booked", "opted_out")}

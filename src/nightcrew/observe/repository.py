@@ -186,6 +186,9 @@ class StatsRepository:
         )
 
 
+OUTCOME_COLUMNS = frozenset({"plan", "template", "variant", "segment", "language", "path", "channel"})
+
+
 class OutcomeRepository:
     """Outcomes linked to the message before them, and the outcome table."""
 
@@ -222,33 +225,43 @@ class OutcomeRepository:
 
     def table(self, column: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """Per value of ``column``: messages sent, and contacts that replied, booked, cancelled, opted out after one."""
-        allowed = {"plan", "template", "variant", "segment", "language", "path", "channel"}
-        if column not in allowed:
-            raise ValueError(f"cannot group outcomes by {column!r}")
-        message_col = getattr(Message, column)
+        return self.tables((column,), since)[column]
+
+    def tables(self, columns: Sequence[str], since: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The outcome table for each of ``columns``, from two grouped queries however many columns are asked for.
+
+        Every message has one value in each column, so per-combination counts (distinct messages) add up to the
+        per-column counts exactly.
+        """
+        unknown = set(columns) - OUTCOME_COLUMNS
+        if unknown:
+            raise ValueError(f"cannot group outcomes by {sorted(unknown)!r}")
+        cols = [getattr(Message, c) for c in columns]
         sent_q = (
-            select(message_col, func.count())
+            select(*cols, func.count())
             .where(Message.tenant_id == self.tenant_id, Message.status == "sent")
-            .group_by(message_col)
+            .group_by(*cols)
         )
         if since is not None:
             sent_q = sent_q.where(Message.sent_at >= since)
-        rows: dict[str, dict[str, Any]] = {}
-        for value, count in self.session.execute(sent_q).all():
-            rows[str(value)] = {"key": str(value), "sent": int(count)}
-        outcome_col = getattr(Message, column)
+        tables: dict[str, dict[str, dict[str, Any]]] = {c: {} for c in columns}
+        for *values, count in self.session.execute(sent_q).all():
+            for column, value in zip(columns, values, strict=True):
+                row = tables[column].setdefault(str(value), {"key": str(value), "sent": 0})
+                row["sent"] += int(count)
         outcomes_q = (
-            select(outcome_col, Outcome.kind, func.count(func.distinct(Outcome.message_id)))
+            select(*cols, Outcome.kind, func.count(func.distinct(Outcome.message_id)))
             .join(Message, Message.id == Outcome.message_id)
             .where(Outcome.tenant_id == self.tenant_id)
-            .group_by(outcome_col, Outcome.kind)
+            .group_by(*cols, Outcome.kind)
         )
         if since is not None:
             outcomes_q = outcomes_q.where(Outcome.at >= since)
-        for value, kind, count in self.session.execute(outcomes_q).all():
-            row = rows.setdefault(str(value), {"key": str(value), "sent": 0})
-            row[str(kind)] = int(count)
-        return sorted(rows.values(), key=lambda r: -int(r["sent"]))
+        for *values, kind, count in self.session.execute(outcomes_q).all():
+            for column, value in zip(columns, values, strict=True):
+                row = tables[column].setdefault(str(value), {"key": str(value), "sent": 0})
+                row[str(kind)] = int(row.get(str(kind), 0)) + int(count)
+        return {c: sorted(rows.values(), key=lambda r: -int(r["sent"])) for c, rows in tables.items()}
 
 
 class QueueDepths:

@@ -116,7 +116,8 @@ def build_report(sim: Simulation, end: datetime) -> dict[str, Any]:
         ledger = [to_record(row) for row in LedgerRepository(session).since(sim.tenant.slug, None)]
         sent_by_path = stats.sent_by("path")
         outcome_tables = {
-            column: with_rates(outcomes.table(column)) for column in ("variant", "template", "segment", "language")
+            column: with_rates(rows)
+            for column, rows in outcomes.tables(("variant", "template", "segment", "language")).items()
         }
         waits = stats.model_waits()
         overdue = len(DueMessages(session).due(sim.clock.now(), 1_000_000, tenant_id))
