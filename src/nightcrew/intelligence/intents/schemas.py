@@ -93,7 +93,11 @@ class IntentEvaluation(BaseModel):
 
 
 class IntentModelMetadata(BaseModel):
-    """What is saved next to a model: enough to know what it is and what it was trained on."""
+    """What is saved next to a model: enough to know what it is and what it was trained on.
+
+    Format 1: USE embeddings into logistic regression (``classifier.skops`` holds the regression); format 2:
+    word and character TF-IDF beside the weighted embeddings (it holds the regression and the vectorizers).
+    """
 
     format_version: int = 1
     model_kind: str
@@ -105,5 +109,7 @@ class IntentModelMetadata(BaseModel):
     examples_per_language: dict[str, int]
     data_sha256: str
     sklearn_version: str
+    use_weight: float | None = None  # format 2: the embedding block's weight beside the TF-IDF blocks
+    n_features: int | None = None
     metrics: IntentEvaluation | None = None
     classifier_sha256: str | None = None  # set when saved; load() refuses a classifier file that differs
