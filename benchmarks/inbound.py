@@ -83,7 +83,8 @@ def main() -> None:
     train_s = time.perf_counter() - started
     print(
         f"start-up: language detector {detector_s:.2f} s, sentence encoder {encoder_s:.2f} s, "
-        f"training on {len(train)} examples {train_s:.2f} s"
+        f"training on {len(train)} examples {train_s:.2f} s ({model.metadata.model_kind}, "
+        f"C={model.metadata.regularisation_c:g})"
     )
 
     lang_rows = language_eval_set()
