@@ -81,7 +81,9 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
     )
     final = cascade.value
     intent = final.label if final.label == OTHER or final.confidence >= threshold else OTHER
-    certain_opt_out = local.rule is not None or (intent == OPT_OUT and final.confidence >= 0.9)
+    from nightcrew.intelligence.intents.classifier import CERTAIN_OPT_OUT_CONFIDENCE
+
+    certain_opt_out = local.rule is not None or (intent == OPT_OUT and final.confidence >= CERTAIN_OPT_OUT_CONFIDENCE)
     answers = [
         {
             "tier": a.tier,
