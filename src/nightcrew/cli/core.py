@@ -57,6 +57,18 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     console.print(f"database at revision {current_revision(settings.database_url)}")
 
 
+def _warm_models() -> None:
+    """Train the bundled intent model in the background (a few seconds), so the first inbound message does not wait."""
+    import threading
+
+    def warm() -> None:
+        from nightcrew.intelligence.intents import default_intent_model
+
+        default_intent_model()
+
+    threading.Thread(target=warm, name="warm-intent-model", daemon=True).start()
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -78,6 +90,8 @@ def serve(
         container = prepare(settings)
     except NightcrewError as exc:
         raise fail(exc) from exc
+    if not api_only:
+        _warm_models()
     uvicorn.run(
         create_app(settings, container=container, start_worker=not api_only, owned_runtime=True),
         host=host,
@@ -123,6 +137,7 @@ def worker(
     except NightcrewError as exc:
         runtime.shutdown()
         raise fail(exc) from exc
+    _warm_models()
     err.print(f"worker {settings.executor_id} running on {settings.database_url.split('@')[-1]}")
     try:
         stop.wait()
