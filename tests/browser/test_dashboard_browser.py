@@ -75,11 +75,16 @@ def test_approve_a_review_item(page: Page, live_server: str, env: Env, tmp_path:
     item = page.locator("article.review")
     expect(item).to_have_count(1)
     expect(item.locator("pre.draft")).to_contain_text("garantizamos")
-    # Approving the promise as drafted is refused, with the guardrail's reason on the page.
-    item.get_by_role("button", name="Approve", exact=True).click()
+    # An edit that still promises results is refused, with the guardrail's reason on the page.
+    item.locator("summary", has_text="Edit and approve").click()
+    item.locator("textarea").fill("Hola Ana, le garantizamos que su hijo hablará inglés fluido en 3 meses.")
+    item.get_by_role("button", name="Approve edited text").click()
     expect(page.locator("article.review [role=alert]")).to_contain_text("does not pass the guardrails")
     item = page.locator("article.review")
-    item.locator("summary", has_text="Edit and approve").click()
+    # The refused text comes back in the open editor, to be fixed rather than typed again.
+    expect(item.locator("textarea")).to_have_value(
+        "Hola Ana, le garantizamos que su hijo hablará inglés fluido en 3 meses."
+    )
     item.locator("textarea").fill(
         "Hola Ana, en Aurora Kids Academy la primera clase de prueba es gratis y dura 45 minutos. ¿La agendamos?"
     )

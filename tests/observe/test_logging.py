@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import structlog
+from tests.conftest import Env
 
 from nightcrew.observe.logging import configure_logging, get_logger, redact_text
 
@@ -108,3 +109,12 @@ def test_configuring_twice_keeps_one_handler(capsys: pytest.CaptureFixture[str])
     configure_logging("INFO", json_lines=True, redact=True)
     logging.getLogger("httpx").warning("once")
     assert len([line for line in capsys.readouterr().err.splitlines() if '"event": "once"' in line]) == 1
+
+
+def test_dbos_logs_go_through_the_same_redacting_chain(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=True, redact=True)
+    # DBOS (launched by the env fixture) would print its own plain lines; they reach our handler instead.
+    logging.getLogger("dbos").warning("Exception encountered in step for ana@example.com")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert lines[-1]["event"] == "Exception encountered in step for [email]"
+    assert lines[-1]["logger"] == "dbos"

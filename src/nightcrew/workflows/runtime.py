@@ -95,6 +95,15 @@ def client() -> DBOSClient | None:
     return _client
 
 
+def _route_dbos_logs() -> None:
+    """DBOS logs to its own plain console handler and stops its records there; send them through ours instead,
+    so its lines (a step's exception message may hold an email or a phone) are JSON and redacted like the rest."""
+    dbos_log = logging.getLogger("dbos")
+    for handler in [h for h in dbos_log.handlers if h.name == "__dbos_console_log_handler__"]:
+        dbos_log.removeHandler(handler)
+    dbos_log.propagate = True
+
+
 def launch(container: Container, *, schedule_sweeps: bool = True, supervise: bool = False) -> None:
     """Start DBOS in this process: recover this executor's pending workflows and consume the queues."""
     global _launched
@@ -108,6 +117,7 @@ def launch(container: Container, *, schedule_sweeps: bool = True, supervise: boo
     logging.getLogger("dbos").setLevel(logging.WARNING)
     DBOS(config=dbos_config(container))
     DBOS.launch()
+    _route_dbos_logs()
     concurrency = container.settings.worker_concurrency
     interval = container.settings.queue_polling_interval
     _queues[EVENTS_QUEUE] = DBOS.register_queue(
