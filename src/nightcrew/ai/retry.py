@@ -15,17 +15,19 @@ from nightcrew.clock import ensure_utc
 Sleeper = Callable[[float], None]
 
 
-@lru_cache(maxsize=1)
-def _sdk_errors() -> dict[str, tuple[type[BaseException], ...]]:
-    # Imported on the first provider error: an install without network models never loads the SDKs.
-    import anthropic
-    import openai
-
+@lru_cache(maxsize=2)
+def _sdk_errors(sdk: str) -> dict[str, tuple[type[BaseException], ...]]:
+    # Imported on the first error of that SDK: an install without network models never loads the SDKs, and one
+    # that talks only to OpenAI-compatible servers never pays for importing Anthropic's (seconds).
+    if sdk == "anthropic":
+        import anthropic as module
+    else:
+        import openai as module  # type: ignore[no-redef]
     return {
-        "timeouts": (openai.APITimeoutError, anthropic.APITimeoutError),
-        "connection": (openai.APIConnectionError, anthropic.APIConnectionError),
-        "status": (openai.APIStatusError, anthropic.APIStatusError),
-        "malformed": (openai.APIResponseValidationError, anthropic.APIResponseValidationError),
+        "timeouts": (module.APITimeoutError,),
+        "connection": (module.APIConnectionError,),
+        "status": (module.APIStatusError,),
+        "malformed": (module.APIResponseValidationError,),
     }
 
 
@@ -66,7 +68,7 @@ def classify_error(exc: BaseException, *, endpoint: str, now: datetime) -> Provi
     """Translate an SDK exception into a ProviderError that says whether to retry."""
     if isinstance(exc, ProviderError):
         return exc
-    sdk = _sdk_errors()
+    sdk = _sdk_errors("anthropic" if type(exc).__module__.startswith("anthropic") else "openai")
     if isinstance(exc, sdk["timeouts"]):
         return ProviderError(f"{endpoint}: request timed out", endpoint=endpoint, kind="timeout")
     if isinstance(exc, sdk["connection"]):

@@ -169,7 +169,7 @@ def _worker_metrics(container: Any, port: int) -> Callable[[], None]:
 
 @app.command()
 def demo(
-    leads: Annotated[int, typer.Option(min=1, help="How many leads arrive during the period.")] = 120,
+    leads: Annotated[int, typer.Option(min=1, help="How many leads arrive during the period.")] = 100,
     days: Annotated[int, typer.Option(min=1, help="How many days to simulate.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same month.")] = 7,
     json_path: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
