@@ -135,6 +135,26 @@ def ping(factory: sessionmaker[Session]) -> None:
         session.execute(text("SELECT 1"))
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """On SQLite, re-gather the statistics the planner chooses indexes by; PostgreSQL's autovacuum does this itself.
+
+    ``PRAGMA optimize`` before SQLite 3.46 only looks at tables this connection has queried, so a fresh
+    connection would do nothing: sampled ANALYZE instead (``analysis_limit``: about a thousand rows per index,
+    milliseconds even on millions of rows). Run after bulk work and now and then.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        sqlite_statistics(connection)
+        connection.commit()
+
+
+def sqlite_statistics(connection: Any) -> None:
+    """Sampled ANALYZE on an open SQLite connection (see refresh_statistics)."""
+    connection.execute(text("PRAGMA analysis_limit=1000"))
+    connection.execute(text("ANALYZE"))
+
+
 def is_unique_violation(error: BaseException) -> bool:
     """Whether a database error is a unique-constraint violation, on either dialect."""
     orig = getattr(error, "orig", None)

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
 
-from nightcrew.db import make_engine
+from nightcrew.db import make_engine, sqlite_statistics
 
 HERE = Path(__file__).parent
 _LOCK_KEY = 0x6E63_6462  # "ncdb": serialises concurrent upgrades of one PostgreSQL database
@@ -37,7 +37,7 @@ def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> N
             if connection.dialect.name == "sqlite":
                 # SQLite plans queries from statistics it gathers only when asked: without them a per-contact
                 # timeline walks a tenant-wide index (hundreds of ms at 100,000 contacts instead of a few).
-                connection.execute(text("PRAGMA optimize=0x10002"))
+                sqlite_statistics(connection)
             connection.commit()
         finally:
             if connection.dialect.name == "postgresql":

@@ -25,7 +25,7 @@ from nightcrew.channels.repository import DueMessages, OutboxRepository
 from nightcrew.clock import FakeClock
 from nightcrew.config import Settings
 from nightcrew.crm.repository import DueFollowUps
-from nightcrew.db import sqlite_path, transaction
+from nightcrew.db import refresh_statistics, sqlite_path, transaction
 from nightcrew.migrations import upgrade
 from nightcrew.playbook import load_playbook, sample_playbook_path
 from nightcrew.simulate.behaviour import Behaviour, Persona
@@ -280,6 +280,8 @@ def run(options: DemoOptions, progress: Progress | None = None) -> dict[str, Any
             if progress:
                 progress(min(1.0, (moment - options.start) / (horizon - options.start)), moment.strftime("%b %d %H:%M"))
         sim.clock.set(max(sim.clock.now(), horizon))
+        # The month filled an empty file: fresh statistics keep the dashboard's pages on their indexes.
+        refresh_statistics(sim.container.engine)
         return build_report(sim, end)
     finally:
         runtime.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from dbos._dbos import _get_dbos_instance
 from nightcrew.bootstrap import Container
 from nightcrew.channels.repository import DueMessages
 from nightcrew.crm.repository import DueFollowUps
-from nightcrew.db import transaction
+from nightcrew.db import refresh_statistics, transaction
 from nightcrew.events.repository import StrandedEvents
 from nightcrew.events.service import StoredEvent
 from nightcrew.workflows.delivery import deliver_waiting
@@ -193,6 +194,21 @@ def claim_and_start_followups() -> int:
     return found
 
 
+STATISTICS_EVERY = timedelta(hours=1)
+_statistics_refreshed_at: float | None = None
+
+
+@step("sweep.statistics")
+def refresh_planner_statistics() -> None:
+    """Now and then, fresh SQLite statistics (a growing table would otherwise keep the plans of an empty one)."""
+    global _statistics_refreshed_at
+    # Per process and by a monotonic clock, not the injected one: this is upkeep, not business time.
+    now = time.monotonic()
+    if _statistics_refreshed_at is None or now - _statistics_refreshed_at >= STATISTICS_EVERY.total_seconds():
+        _statistics_refreshed_at = now
+        refresh_statistics(container().engine)
+
+
 @DBOS.workflow(name="sweep")
 def scheduled_sweep(scheduled_at: datetime, context: Any) -> None:
     """The production trigger: DBOS runs this on a cron schedule; every start it makes is idempotent."""
@@ -204,3 +220,5 @@ def scheduled_sweep(scheduled_at: datetime, context: Any) -> None:
     for _ in range(MAX_BATCHES):
         if claim_and_start_followups() < BATCH:
             break
+    if container().settings.is_sqlite:
+        refresh_planner_statistics()
