@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from sqlalchemy import func, select
 
 from nightcrew.api.app import create_app
@@ -33,6 +34,8 @@ from nightcrew.config import Settings
 from nightcrew.crm.models import Contact
 from nightcrew.db import transaction
 from nightcrew.observe.models import Action
+from nightcrew.simulate.llm_endpoint import SimulatedLLMEndpoint
+from nightcrew.simulate.llm_responder import SimulatedModel
 from nightcrew.simulate.month import DemoOptions, run
 from nightcrew.workflows import runtime
 from nightcrew.workflows.dispatch import ingest
@@ -88,8 +91,12 @@ def _feed(container: Container, tenant: TenantRef, event: dict[str, Any]) -> Non
     _settle(container)
 
 
-def three_more_days(database_url: str, folder: Path, seed: int) -> tuple[datetime, str]:
-    """Replies and bookings after the demo week, through the real workflows; returns the end and a busy contact."""
+def three_more_days(database_url: str, folder: Path, seed: int, playbook: Path) -> tuple[datetime, str]:
+    """Replies and bookings after the demo week, through the real workflows; returns the end and a busy contact.
+
+    The demo's simulated model endpoint stopped with the demo: one is started again for these days and the
+    demo's playbook (the tenant's) is pointed at it, or every reply would wait for a model that never returns.
+    """
     settings = Settings(
         database_url=database_url,
         outbound_file=folder / "outbox.jsonl",
@@ -100,6 +107,13 @@ def three_more_days(database_url: str, folder: Path, seed: int) -> tuple[datetim
     start = latest_moment(probe) + timedelta(minutes=1)
     probe.close()
     clock = FakeClock(start)
+    endpoint = SimulatedLLMEndpoint(responder=SimulatedModel(seed), time_scale=0.0, clock=clock).start()
+    data = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+    for tier in data["routing"]["tiers"].values():
+        for entry in tier:
+            if entry.get("simulated"):
+                entry["base_url"] = endpoint.openai_base_url
+    playbook.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     container = Container(settings, clock=clock)
     tenant = container.tenant(settings.default_tenant)
     rng = random.Random(seed)
@@ -133,6 +147,7 @@ def three_more_days(database_url: str, folder: Path, seed: int) -> tuple[datetim
     finally:
         runtime.shutdown()
         container.close()
+        endpoint.stop()
 
 
 def _message(event_id: str, external_id: str, text: str, at: datetime) -> dict[str, Any]:
@@ -236,10 +251,15 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'demo.db'}"
         options = DemoOptions(
-            leads=args.leads, days=args.days, seed=args.seed, database_url=url, outbox_path=folder / "demo-outbox.jsonl"
+            leads=args.leads,
+            days=args.days,
+            seed=args.seed,
+            database_url=url,
+            outbox_path=folder / "demo-outbox.jsonl",
+            work_dir=folder / "demo-files",
         )
         run(options)
-        end, contact = three_more_days(url, folder, args.seed)
+        end, contact = three_more_days(url, folder, args.seed, options.work_dir / "playbook" / "playbook.yaml")
         for path in shoot(url, folder, end, contact, args.out):
             print(f"wrote {path}")
     return 0

@@ -137,3 +137,20 @@ def test_unclear_message_goes_to_a_person_with_a_holding_reply(env: Env) -> None
     with transaction(env.container.sessions) as session:
         kinds = [i.kind for i in ReviewRepository(session, env.tenant.id).list("open", limit=10, offset=0)]
     assert "handoff" in kinds
+
+
+def test_a_no_thanks_is_not_held_as_a_possible_opt_out(env: Env) -> None:
+    run(env, lead("pn-1", "pnc-1"))
+    [declined] = run(env, message("pn-1m", "pnc-1", "prefiero no, gracias"))
+    assert declined["intent"] == "not_interested"
+    [routed] = actions(env, "pnc-1", "inbound.routed")
+    assert routed["output"]["uncertain_opt_out"] is False and routed["output"]["handoff"] is False
+    assert "may be an opt-out" not in routed["reason"]
+
+
+def test_a_real_chance_of_an_opt_out_waits_for_a_person_to_confirm(env: Env) -> None:
+    run(env, lead("pn-2", "pnc-2"))
+    run(env, message("pn-2m", "pnc-2", "no quiero mas"))  # not_interested ~0.53, opt_out ~0.47
+    [routed] = actions(env, "pnc-2", "inbound.routed")
+    assert routed["output"]["uncertain_opt_out"] is True and routed["output"]["handoff"] is True
+    assert "may be an opt-out: a person confirms" in routed["reason"]

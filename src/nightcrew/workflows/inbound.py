@@ -29,6 +29,8 @@ from nightcrew.workflows.outbound import check_draft, compose_draft, park_for_mo
 from nightcrew.workflows.runtime import container, step
 from nightcrew.workflows.stage import move_stage
 
+# The intent model's probability of an opt-out (it is calibrated) from which a person looks before we answer.
+POSSIBLE_OPT_OUT = 0.15
 # Intents after which the agent does not keep chasing: a person or the contact's own decision takes over.
 NO_FOLLOW_UP = {"opt_out", "not_interested", "human", "complaint", "cancel"}
 _INTENT_LABELS = {intent: "" for intent in (*INTENTS, OTHER)}
@@ -104,7 +106,8 @@ def understand(tenant_id: int, event_key: str, contact_id: int, text: str) -> di
         "runner_up": local.runner_up,
         "rule": local.rule,
         "certain_opt_out": certain_opt_out,
-        "possible_opt_out": intent == OPT_OUT or local.runner_up == OPT_OUT,
+        # An opt-out the model gives a real chance (not merely second place at 0.2%) waits for a person to confirm.
+        "possible_opt_out": intent == OPT_OUT or local.scores.get(OPT_OUT, 0.0) >= POSSIBLE_OPT_OUT,
         "answers": answers,
         "escalated": cascade.escalated,
         "intent_model": model_name,
@@ -246,7 +249,12 @@ def route(tenant_id: int, event_key: str, contact_id: int, understood: dict[str,
             event_key=event_key,
             contact_id=contact.id,
             input={"intent": intent, "language": understood["language"], "segment": contact.segment},
-            output={"team": assigned.team, "rule": assigned.rule, "handoff": handoff},
+            output={
+                "team": assigned.team,
+                "rule": assigned.rule,
+                "handoff": handoff,
+                "uncertain_opt_out": uncertain_opt_out,
+            },
             reason="; ".join(reasons),
         )
         return {
