@@ -118,3 +118,18 @@ def test_dbos_logs_go_through_the_same_redacting_chain(env: Env, capsys: pytest.
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert lines[-1]["event"] == "Exception encountered in step for [email]"
     assert lines[-1]["logger"] == "dbos"
+
+
+def test_logging_follows_stderr_when_it_is_swapped_and_the_old_one_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    configure_logging("INFO", json_lines=True, redact=True)
+    first.close()  # what a test runner does with a test's captured stream
+    monkeypatch.setattr("sys.stderr", second)
+    get_logger("nightcrew.test").info("still.logging", phone="+57 300 123 4567")
+    logging.getLogger("httpx").warning("and stdlib too")
+    lines = [json.loads(line) for line in second.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["still.logging", "and stdlib too"]
+    assert lines[0]["phone"] == "[phone]"

@@ -60,6 +60,16 @@ def _add_trace_id(_logger: Any, _method: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+class _CurrentStderr:
+    """A file that is whatever ``sys.stderr`` is at each write (test runners swap it and close the old one)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _StderrHandler(logging.Handler):
     """Writes to whatever ``sys.stderr`` is when a record arrives (test runners swap it)."""
 
@@ -90,7 +100,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True, redact: b
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     handler = _StderrHandler()
