@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 
 import pytest
 import structlog
+import uvicorn.config
 from tests.conftest import Env
 
 from nightcrew.observe.logging import configure_logging, get_logger, redact_text
@@ -86,6 +88,23 @@ def test_stdlib_loggers_are_json_lines_with_the_same_redaction(capsys: pytest.Ca
     }
     assert uvicorn_line["event"] == "client sent [secret] from [phone]"
     assert uvicorn_line["logger"] == "uvicorn.error" and uvicorn_line["level"] == "warning"
+
+
+def test_a_server_library_that_configured_its_own_handlers_still_goes_through_redaction(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What uvicorn.Config does with its default log_config: plain-text handlers, propagation stopped.
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+    configure_logging("INFO", json_lines=True, redact=True)
+    logging.getLogger("uvicorn.error").warning("client ana@example.com sent nothing")
+    logging.getLogger("uvicorn.access").info("GET /contacts?email=ana@example.com 200")
+    err = capsys.readouterr().err
+    assert "ana@example.com" not in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert [(line["logger"], line["event"]) for line in lines[-2:]] == [
+        ("uvicorn.error", "client [email] sent nothing"),
+        ("uvicorn.access", "GET /contacts?email=[email] 200"),
+    ]
 
 
 def test_stdlib_tracebacks_are_redacted_and_levels_filtered(capsys: pytest.CaptureFixture[str]) -> None:

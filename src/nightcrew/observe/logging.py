@@ -84,6 +84,9 @@ class _StderrHandler(logging.Handler):
 _HANDLER_NAME = "nightcrew"
 
 
+_SELF_CONFIGURING_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = True, redact: bool = True) -> None:
     """Configure structlog and route stdlib logging (uvicorn, httpx, ...) through the same redacting chain."""
     shared: list[Any] = [
@@ -117,6 +120,13 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True, redact: b
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # A server library that configured its own loggers (uvicorn's default dictConfig gives "uvicorn" and
+    # "uvicorn.access" their own plain-text handlers and stops propagation) would bypass redaction.
+    for name in _SELF_CONFIGURING_LOGGERS:
+        library_logger = logging.getLogger(name)
+        for existing in list(library_logger.handlers):
+            library_logger.removeHandler(existing)
+        library_logger.propagate = True
 
 
 def get_logger(name: str = "nightcrew") -> Any:
