@@ -61,6 +61,16 @@ def test_redact_text() -> None:
     assert redact_text("mail me: a.b@x.co, phone +55 11 98765-4321") == "mail me: [email], phone [phone]"
 
 
+def test_dates_stay_readable_and_ip_addresses_are_not_called_phones() -> None:
+    # A due time is what an operator debugs with; the phone pattern used to eat every ISO date.
+    assert redact_text("follow-up due 2026-12-04T20:00:00Z") == "follow-up due 2026-12-04T20:00:00Z"
+    assert redact_text("at 2026-12-04 20:07:35.729947+00:00 for +57 300 123 4567") == (
+        "at 2026-12-04 20:07:35.729947+00:00 for [phone]"
+    )
+    assert redact_text("('127.0.0.1', 55558) EOF received") == "('[ip]', 55558) EOF received"
+    assert redact_text("call 5511987654321 or +55 11 98765-4321") == "call [phone] or [phone]"
+
+
 def test_nightcrew_api_keys_in_free_text_are_redacted_but_their_listed_prefix_is_not() -> None:
     key = "nck_" + "Zx9-_aB3" * 5 + "q-w"  # the shape issue_key makes: nck_ and 43 URL-safe characters
     assert redact_text(f"retry with {key} please") == "retry with [secret] please"

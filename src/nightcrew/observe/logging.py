@@ -14,6 +14,13 @@ from nightcrew.observe.tracing import current_trace_id
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+# Read before a phone number at the same position: a date or timestamp stays as written (a due time in a
+# log line is what an operator debugs with), an IPv4 address is personal data of its own kind.
+_NOT_A_PHONE = re.compile(
+    r"(?P<when>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)(?![\d-])"
+    r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}\b)(?!\.\d)"
+    r"|(?P<phone>" + _PHONE.pattern + ")"
+)
 _SECRET = re.compile(r"(?i)\b(sk-[a-z0-9_-]{8,}|sk-ant-[a-z0-9_-]{8,}|bearer\s+[a-z0-9._-]{8,}|[a-f0-9]{32,})\b")
 # nightcrew's own API keys (crm/keys.py): "nck_" and 43 URL-safe characters. No trailing \b: a key may end in "-".
 # The 10-character prefix `keys list` shows stays readable.
@@ -23,11 +30,17 @@ _SECRET_KEYS = {"api_key", "authorization", "password", "secret", "token", "auth
 
 
 def redact_text(value: str) -> str:
-    """Mask emails, phone numbers and things that look like keys."""
+    """Mask emails, phone numbers, IPv4 addresses and things that look like keys; dates stay readable."""
     value = _NIGHTCREW_KEY.sub("[secret]", value)
     value = _SECRET.sub("[secret]", value)
     value = _EMAIL.sub("[email]", value)
-    return _PHONE.sub("[phone]", value)
+    return _NOT_A_PHONE.sub(_mask_number, value)
+
+
+def _mask_number(match: re.Match[str]) -> str:
+    if match.group("when") is not None:
+        return match.group("when")
+    return "[ip]" if match.group("ip") is not None else "[phone]"
 
 
 def _redact(value: Any, key: str | None = None) -> Any:
