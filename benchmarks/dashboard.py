@@ -34,7 +34,8 @@ from nightcrew.bootstrap import Container
 from nightcrew.channels.models import Message
 from nightcrew.clock import FakeClock
 from nightcrew.config import Settings
-from nightcrew.crm.models import Contact, FollowUp, StageChange
+from nightcrew.crm.models import Contact, ContactSearchTerm, FollowUp, StageChange
+from nightcrew.crm.search import name_terms
 from nightcrew.events.models import Event
 from nightcrew.migrations import upgrade
 from nightcrew.observe.models import Action
@@ -140,6 +141,8 @@ class Loader:
             created_at=created,
             updated_at=max(t for t in (created, reply_at, booked_at, sent_at) if t is not None),
         )
+        for term in name_terms(f"{first} {last}"):
+            add(ContactSearchTerm, contact_id=cid, tenant_id=tid, term=term)
         trace = uuid.uuid4().hex
         events = [("lead.created", created)]
         if reply_at:
@@ -326,6 +329,7 @@ def time_pages(
         # A first name about one contact in twelve has (names, emails): the widest search an operator types.
         ("contacts search (common)", "/dashboard/contacts?q=ana"),
         ("contacts search (common) p.20", "/dashboard/contacts?q=ana&page=20"),
+        ("contacts search (surname)", "/dashboard/contacts?q=garcia"),
         ("contacts search (1 match)", f"/dashboard/contacts?q={timeline_contact}"),
         ("contacts search (phone)", "/dashboard/contacts?" + urlencode({"q": timeline_phone})),
         ("contact timeline", f"/dashboard/contacts/{timeline_contact}"),

@@ -1,5 +1,6 @@
-"""Contact search: the start of a name, email or external id in any case, or a phone however typed; served by the
-indexes of migration 0012 and correct on SQLite, PostgreSQL, and PostgreSQL created with a non-C collation."""
+"""Contact search: the start of any word of a name (accents and case aside), of an email or external id in any
+case, or a phone however typed; served by the indexes of migrations 0012 and 0014 and correct on SQLite,
+PostgreSQL, and PostgreSQL created with a non-C collation."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ PEOPLE = [
     ("10293", "Luis Ana", "luis@example.com", "+5511987654321"),
     ("ab9x", "María López", "MARIA.LOPEZ@Example.com", None),
     ("ab:1", "Jorge Díaz", None, None),
+    ("hs-2001", "ÁLVARO João da Silva-Pereira", None, None),
 ]
 
 
@@ -57,11 +59,20 @@ def found(sessions: sessionmaker[Session], tenant_id: int, query: str) -> list[s
 
 
 EXPECTED = {
-    "ana": ["hs-1020", "hs-1001"],  # names and emails starting with "ana", newest first; not Mariana, not Luis Ana
+    # names and emails with a word starting "ana", newest first; not Mariana
+    "ana": ["10293", "hs-1020", "hs-1001"],
     "ANA G": ["hs-1001"],
     "ana.gomez@example.com": ["hs-1001"],
     "maria.": ["ab9x"],  # an email stored in mixed case
-    "maría": ["ab9x"],
+    "maría": ["ab9x", "hs-1002"],  # María López and Mariana, accents aside
+    "maria lop": ["ab9x"],  # without the accent
+    "gómez": ["hs-1002", "hs-1001"],  # a surname
+    "GOMEZ": ["hs-1002", "hs-1001"],
+    "diaz": ["ab:1"],
+    "álvaro": ["hs-2001"],  # upper-case accented letters, which SQLite's lower() leaves alone
+    "joao da": ["hs-2001"],
+    "silva pereira": ["hs-2001"],  # a hyphen is a word break
+    "pereira": ["hs-2001"],
     "hs-10": ["hs-1020", "hs-1002", "hs-1001"],
     "HS-1002": ["hs-1002"],
     "1029": ["10293"],
@@ -70,7 +81,8 @@ EXPECTED = {
     "ab:": ["ab:1"],
     "+57 300-111 2233": ["hs-1002"],
     "(55) 11 98765 4321": ["10293"],
-    "gómez": [],  # not a substring search
+    "omez": [],  # not a substring search
+    "-": [],
     "zzz": [],
 }
 
@@ -101,9 +113,9 @@ def test_the_search_reads_its_indexes(env: Env) -> None:
         plan = "\n".join(
             str(row[-1] if dialect == "sqlite" else row[0]) for row in session.execute(text(explain + str(compiled)))
         )
-        assert repo.count("ana") == 2
-    for column in ("name", "email", "external_id"):
-        assert f"ix_contacts_search_{column}" in plan, plan
+        assert repo.count("ana") == 3
+    for index in ("ix_contact_search_terms_term", "ix_contacts_search_email", "ix_contacts_search_external_id"):
+        assert index in plan, plan
 
 
 def test_successor_is_the_first_string_after_a_prefix() -> None:
@@ -153,3 +165,48 @@ def test_prefixes_hold_under_a_linguistic_collation(icu_database_url: str) -> No
             assert found(sessions, tenant_id, query) == expected, query
     finally:
         engine.dispose()
+
+
+def test_a_renamed_contact_is_found_by_its_new_name_only(env: Env) -> None:
+    container, tenant = env.container, env.tenant
+    playbook = container.playbook(tenant)
+    with transaction(container.sessions) as session:
+        container.contacts.bulk_upsert(
+            session,
+            tenant.id,
+            [{"external_id": "imp-1", "name": "Joana Prado"}, {"external_id": "imp-2", "name": "Caio Souza"}],
+            now=NOW,
+            playbook=playbook,
+            source="test",
+        )
+    assert found(container.sessions, tenant.id, "prado") == ["imp-1"]
+    with transaction(container.sessions) as session:
+        # The same contact twice in one batch, renamed each time: the last name is the one searched.
+        container.contacts.bulk_upsert(
+            session,
+            tenant.id,
+            [
+                {"external_id": "imp-1", "name": "Joana Brandão"},
+                {"external_id": "imp-1", "name": "Joana Brandão Lima"},
+                {"external_id": "imp-3", "name": "Rui Prado"},
+                {"external_id": "imp-3", "name": "Rui Paiva"},
+            ],
+            now=NOW,
+            playbook=playbook,
+            source="test",
+        )
+    with transaction(container.sessions) as session:
+        container.contacts.upsert(
+            session,
+            tenant.id,
+            {"external_id": "imp-2", "name": "Caio Antunes"},
+            now=NOW,
+            playbook=playbook,
+            stage=None,
+            event_key="evt-rename",
+        )
+    assert found(container.sessions, tenant.id, "prado") == []
+    assert found(container.sessions, tenant.id, "brandao lima") == ["imp-1"]
+    assert found(container.sessions, tenant.id, "paiva") == ["imp-3"]
+    assert found(container.sessions, tenant.id, "souza") == []
+    assert found(container.sessions, tenant.id, "antunes") == ["imp-2"]

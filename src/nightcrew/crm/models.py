@@ -59,10 +59,23 @@ class Contact(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-# The dashboard's contact search: the start of a name, email or external id, in any case (migration 0012).
-Index("ix_contacts_search_name", Contact.tenant_id, Bytewise(func.lower(Contact.name)))
+# The dashboard's contact search: the start of an email or external id in any case (migration 0012); names
+# are searched through ContactSearchTerm (migration 0014).
 Index("ix_contacts_search_email", Contact.tenant_id, Bytewise(func.lower(Contact.email)))
 Index("ix_contacts_search_external_id", Contact.tenant_id, Bytewise(func.lower(Contact.external_id)))
+
+
+class ContactSearchTerm(Base):
+    """A contact's name as the search reads it: folded, from the start of each word (``crm.search.name_terms``)."""
+
+    __tablename__ = "contact_search_terms"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+
+
+Index("ix_contact_search_terms_term", ContactSearchTerm.tenant_id, Bytewise(ContactSearchTerm.term))
 
 
 class PipelineStage(Base):

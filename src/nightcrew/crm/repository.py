@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Select, case, func, select, union, update
+from sqlalchemy import CompoundSelect, Select, case, delete, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +17,7 @@ from nightcrew.crm.models import (
     ApiKey,
     Contact,
     ContactActivity,
+    ContactSearchTerm,
     CrmImportError,
     CrmSyncCheckpoint,
     FollowUp,
@@ -24,6 +25,7 @@ from nightcrew.crm.models import (
     StageChange,
     Tenant,
 )
+from nightcrew.crm.search import name_terms, search_form
 from nightcrew.crm.sync import SyncCheckpoint
 from nightcrew.db import Bytewise, is_unique_violation, transaction
 
@@ -125,6 +127,7 @@ class ContactRepository:
             if not is_unique_violation(exc):
                 raise
             return None
+        self.index_names([contact])
         return contact
 
     def by_external_ids(self, external_ids: Sequence[str]) -> dict[str, Contact]:
@@ -142,6 +145,25 @@ class ContactRepository:
             contact.tenant_id = self.tenant_id
         self.session.add_all(contacts)
         self.session.flush()
+        self.index_names(contacts)
+
+    def index_names(self, contacts: Sequence[Contact]) -> None:
+        """Rewrite the search terms of these (flushed) contacts from their current names.
+
+        ``insert`` and ``add_all`` do it for new contacts; whoever renames a contact calls it.
+        """
+        for start in range(0, len(contacts), 500):
+            chunk = contacts[start : start + 500]
+            self.session.execute(
+                delete(ContactSearchTerm).where(ContactSearchTerm.contact_id.in_([c.id for c in chunk]))
+            )
+            rows = [
+                {"contact_id": c.id, "tenant_id": self.tenant_id, "term": term}
+                for c in chunk
+                for term in name_terms(c.name)
+            ]
+            if rows:
+                self.session.execute(insert(ContactSearchTerm), rows)
 
     def search(self, query: str | None, *, limit: int, offset: int) -> Sequence[Contact]:
         """Contacts matching ``query`` (see ``matching_ids``), most recently updated first."""
@@ -177,22 +199,34 @@ def successor(prefix: str) -> str | None:
     return None
 
 
-def _starts_with(tenant_id: int, column: Any, prefix: str) -> Select[int]:
-    key = Bytewise(func.lower(column))
+def _prefix_range(key: Any, prefix: str) -> list[Any]:
     after = successor(prefix)
-    bounds = [key >= prefix] + ([key < after] if after is not None else [])
-    return select(Contact.id).where(Contact.tenant_id == tenant_id, *bounds)
+    return [key >= prefix] + ([key < after] if after is not None else [])
+
+
+def _starts_with(tenant_id: int, column: Any, prefix: str) -> Select[int]:
+    return select(Contact.id).where(
+        Contact.tenant_id == tenant_id, *_prefix_range(Bytewise(func.lower(column)), prefix)
+    )
 
 
 def matching_ids(tenant_id: int, query: str) -> CompoundSelect[int]:
-    """Ids of the contacts whose name, email or external id starts with ``query`` in any case, or whose phone it is.
+    """Ids of the contacts whose name, from one of its words on, starts with ``query`` (accents and case aside),
+    whose email or external id starts with it in any case, or whose phone it is.
 
-    One indexed prefix range per column (migration 0012), united: a substring match would read every contact,
-    and one OR over the columns lets SQLite without statistics walk the tenant's contacts in update order instead.
-    A phone number is matched in E.164 however it was typed ("+57 300 123-4567").
+    One indexed prefix range per source (migrations 0012 and 0014), united: a substring match would read every
+    contact, and one OR over the columns lets SQLite without statistics walk the tenant's contacts in update order
+    instead. A phone number is matched in E.164 however it was typed ("+57 300 123-4567").
     """
     prefix = query.strip().lower()
-    parts = [_starts_with(tenant_id, column, prefix) for column in (Contact.name, Contact.email, Contact.external_id)]
+    parts = [_starts_with(tenant_id, column, prefix) for column in (Contact.email, Contact.external_id)]
+    folded = search_form(query)
+    if folded:
+        parts.append(
+            select(ContactSearchTerm.contact_id).where(
+                ContactSearchTerm.tenant_id == tenant_id, *_prefix_range(Bytewise(ContactSearchTerm.term), folded)
+            )
+        )
     digits = re.sub(r"\D", "", prefix)
     if _PHONE_LIKE.match(prefix) and len(digits) >= 7:
         parts.append(select(Contact.id).where(Contact.tenant_id == tenant_id, Contact.phone == f"+{digits}"))

@@ -108,10 +108,13 @@ class ContactService:
             # Another writer created it between our read and insert: update theirs instead.
             contact = contacts.by_external_id(external_id, for_update=True)
             assert contact is not None
+        known_name = contact.name
         for name in _CORE_FIELDS:
             value = incoming.get(name)
             if value not in (None, ""):
                 setattr(contact, name, value)
+        if contact.name != known_name:
+            contacts.index_names([contact])
         if incoming.get("fields"):
             contact.fields = {**(contact.fields or {}), **dict(incoming["fields"])}
         contact.updated_at = now
@@ -144,6 +147,7 @@ class ContactService:
         contacts = ContactRepository(session, tenant_id)
         existing = contacts.by_external_ids([str(c["external_id"]) for c in incoming])
         fresh: list[Contact] = []
+        renamed: dict[str, Contact] = {}  # by external id: a row may come twice in a batch
         updated = 0
         for item in incoming:
             contact = existing.get(str(item["external_id"]))
@@ -160,14 +164,19 @@ class ContactService:
                 existing[contact.external_id] = contact
                 fresh.append(contact)
                 continue
+            known_name = contact.name
             for name in _CORE_FIELDS:
                 if item.get(name) not in (None, ""):
                     setattr(contact, name, item[name])
+            if contact.name != known_name:
+                renamed[contact.external_id] = contact
             if item.get("fields"):
                 contact.fields = {**(contact.fields or {}), **dict(item["fields"])}
             contact.updated_at = now
             updated += 1
         contacts.add_all(fresh)
+        fresh_ids = {id(c) for c in fresh}
+        contacts.index_names([c for c in renamed.values() if id(c) not in fresh_ids])
         stages = StageRepository(session, tenant_id)
         for contact in fresh:
             stages.add_change(

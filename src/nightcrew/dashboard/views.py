@@ -399,7 +399,7 @@ def create_dashboard_router(
         q: str = Query(default="", max_length=200),
         page: int = Query(default=1, ge=1, le=1_000_000),
     ) -> Response:
-        """Contacts, most recently updated first, found by the start of a name, email or external id, or a phone."""
+        """Contacts, most recently updated first, found by any word of a name, an email or external id, or a phone."""
         viewer = viewer_of(request)
         if viewer is None:
             return to_login(request)
