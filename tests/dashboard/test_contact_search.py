@@ -210,3 +210,43 @@ def test_a_renamed_contact_is_found_by_its_new_name_only(env: Env) -> None:
     assert found(container.sessions, tenant.id, "paiva") == ["imp-3"]
     assert found(container.sessions, tenant.id, "souza") == []
     assert found(container.sessions, tenant.id, "antunes") == ["imp-2"]
+
+
+def test_migration_0014_indexes_the_contacts_already_there(fresh_database_url: str) -> None:
+    upgrade(fresh_database_url, "0013")
+    engine = make_engine(fresh_database_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            tenant_id = conn.execute(
+                text(
+                    "INSERT INTO tenants (slug, name, settings, created_at) VALUES ('m', 'M', '{}', :at) RETURNING id"
+                ),
+                {"at": NOW},
+            ).scalar_one()
+            for n, name in enumerate(["Ana Gómez", None, "João da Silva", "  "]):
+                conn.execute(
+                    text(
+                        "INSERT INTO contacts (tenant_id, external_id, name, consent, fields, stage, human_takeover,"
+                        " created_at, updated_at) VALUES (:t, :x, :name, 'unknown', '{}', 'new', false, :at, :at)"
+                    ),
+                    {"t": tenant_id, "x": f"m-{n}", "name": name, "at": NOW + timedelta(minutes=n)},
+                )
+        upgrade(fresh_database_url)
+        with engine.connect() as conn:
+            terms = conn.execute(
+                text(
+                    "SELECT c.external_id, t.term FROM contact_search_terms t JOIN contacts c ON c.id = t.contact_id"
+                    " ORDER BY c.external_id, t.term"
+                )
+            ).all()
+        assert [tuple(row) for row in terms] == [
+            ("m-0", "ana gomez"),
+            ("m-0", "gomez"),
+            ("m-2", "da silva"),
+            ("m-2", "joao da silva"),
+            ("m-2", "silva"),
+        ]
+        sessions = make_session_factory(engine)
+        assert found(sessions, tenant_id, "silva") == ["m-2"]
+    finally:
+        engine.dispose()
