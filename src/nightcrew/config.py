@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     rate_limit_burst: int | None = Field(default=None, ge=1)
+    # Where the per-key buckets live: "database" shares them between API processes; "auto" picks it on PostgreSQL.
+    rate_limit_store: Literal["auto", "memory", "database"] = "auto"
 
     trace_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from nightcrew.api import events, hooks, review, stats
-from nightcrew.api.auth import RateLimiter
+from nightcrew.api.auth import make_rate_limiter
 from nightcrew.bootstrap import Container, build_container
 from nightcrew.config import Settings
 from nightcrew.dashboard.views import create_dashboard_router
@@ -60,7 +60,7 @@ def create_app(
 
     app = FastAPI(title="nightcrew", version="1", lifespan=lifespan)
     app.state.container = c
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.limiter = make_rate_limiter(c)
 
     @app.exception_handler(NightcrewError)
     async def _nightcrew_error(_request: Request, exc: NightcrewError) -> JSONResponse:

@@ -7,12 +7,15 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from nightcrew.bootstrap import Container, TenantRef
+from nightcrew.clock import Clock
 from nightcrew.crm.keys import SCOPES, hash_key
-from nightcrew.crm.repository import ApiKeyRepository
+from nightcrew.crm.repository import ApiKeyRepository, RateBucketRepository
 from nightcrew.db import transaction
 from nightcrew.errors import Forbidden, RateLimited, Unauthorized
 
@@ -58,8 +61,23 @@ def authenticate(container: Container, token: str) -> Principal:
     return Principal(container.tenant_by_id(tenant_id), scopes, name, key_id)
 
 
-class RateLimiter:
-    """A token bucket per API key, in this process (each API process behind a balancer limits on its own)."""
+class RateLimiter(Protocol):
+    """Takes one request from a caller's allowance or raises RateLimited with how long to wait."""
+
+    def check(self, key: str) -> None:
+        """Take one token for ``key`` or raise RateLimited."""
+        ...
+
+
+def limit_exceeded(per_minute: float, wait_s: float) -> RateLimited:
+    """The error a caller over its limit gets."""
+    return RateLimited(
+        f"rate limit of {per_minute:.0f} requests per minute exceeded for this API key", retry_after=wait_s
+    )
+
+
+class MemoryRateLimiter:
+    """A token bucket per key in this process: right for one API process (the embedded default)."""
 
     def __init__(self, per_minute: int, burst: int | None = None) -> None:
         self.rate = per_minute / 60.0
@@ -75,8 +93,40 @@ class RateLimiter:
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited(
-                    f"rate limit of {self.rate * 60:.0f} requests per minute exceeded for this API key",
-                    retry_after=(1.0 - tokens) / self.rate,
-                )
+                raise limit_exceeded(self.rate * 60, (1.0 - tokens) / self.rate)
             self._buckets[key] = (tokens - 1.0, now)
+
+
+class SharedRateLimiter:
+    """A token bucket per key in the database, so API processes behind a balancer share one limit per key."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, per_minute: int, burst: int | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.rate = per_minute / 60.0
+        self.capacity = float(burst or per_minute)
+
+    def check(self, key: str) -> None:
+        """Take one token for ``key`` in its own short transaction or raise RateLimited."""
+        with transaction(self.sessions) as session:
+            wait = RateBucketRepository(session).take(
+                key[:200], now=self.clock.now().timestamp(), rate=self.rate, capacity=self.capacity
+            )
+        if wait is not None:
+            raise limit_exceeded(self.rate * 60, wait)
+
+
+def make_rate_limiter(container: Container) -> RateLimiter:
+    """The limiter ``NIGHTCREW_RATE_LIMIT_STORE`` names; ``auto``: shared on PostgreSQL, in memory on SQLite."""
+    settings = container.settings
+    store = settings.rate_limit_store
+    if store == "auto":
+        store = "database" if settings.database_url.startswith("postgresql") else "memory"
+    if store == "database":
+        # Requests arrive in real time, whatever the business clock says (the demo fast-forwards it).
+        return SharedRateLimiter(
+            container.sessions, container.wall_clock, settings.rate_limit_per_minute, settings.rate_limit_burst
+        )
+    return MemoryRateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)

@@ -160,6 +160,20 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class RateBucket(Base):
+    """A token bucket shared by every API process: what one caller (an API key, a login address) may still send.
+
+    Times are seconds since the epoch, so the refill is plain arithmetic on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
 class CrmSyncCheckpoint(Base):
     """Where a CRM backfill got to: a sync interrupted at any point resumes from the last page it stored."""
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CompoundSelect, Select, case, delete, func, insert, select, union, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +24,7 @@ from nightcrew.crm.models import (
     CrmSyncCheckpoint,
     FollowUp,
     PipelineStage,
+    RateBucket,
     StageChange,
     Tenant,
 )
@@ -55,6 +58,48 @@ class TenantRepository:
         self.session.add(tenant)
         self.session.flush()
         return tenant
+
+
+class RateBucketRepository:
+    """Token buckets shared by the API processes (one row per caller), each taken with one atomic upsert."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(self, key: str, *, now: float, rate: float, capacity: float) -> float | None:
+        """Take one token from ``key``'s bucket; None when it had one, else the seconds until it will.
+
+        ``rate`` is tokens per second, ``now`` seconds since the epoch. A clock behind the last writer's refills
+        nothing rather than draining the bucket.
+        """
+        bucket = RateBucket.__table__.c
+        elapsed = case((bucket.refilled_at < now, now - bucket.refilled_at), else_=0.0)
+        grown = bucket.tokens + elapsed * rate
+        refilled = case((grown > capacity, capacity), else_=grown)
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            upsert(RateBucket)
+            .values(key=key, tokens=capacity - 1.0, refilled_at=now, allowed=True)
+            .on_conflict_do_update(
+                index_elements=[bucket.key],
+                set_={
+                    "tokens": case((refilled >= 1.0, refilled - 1.0), else_=refilled),
+                    "refilled_at": case((bucket.refilled_at < now, now), else_=bucket.refilled_at),
+                    "allowed": refilled >= 1.0,
+                },
+            )
+            .returning(bucket.tokens, bucket.allowed)
+        )
+        tokens, allowed = self.session.execute(statement).one()
+        return None if allowed else (1.0 - float(tokens)) / rate
+
+    def forget_full(self, *, now: float, rate: float, capacity: float) -> int:
+        """Delete the buckets that have refilled completely (a missing bucket is a full one); returns how many."""
+        bucket = RateBucket.__table__.c
+        full_since = now - capacity / rate
+        result = self.session.execute(delete(RateBucket).where(bucket.refilled_at <= full_since))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class ApiKeyRepository:

@@ -14,7 +14,7 @@ from dbos._dbos import _get_dbos_instance
 
 from nightcrew.bootstrap import Container
 from nightcrew.channels.repository import DueMessages
-from nightcrew.crm.repository import DueFollowUps
+from nightcrew.crm.repository import DueFollowUps, RateBucketRepository
 from nightcrew.db import refresh_statistics, transaction
 from nightcrew.events.repository import StrandedEvents
 from nightcrew.events.service import StoredEvent
@@ -209,6 +209,26 @@ def refresh_planner_statistics() -> None:
         refresh_statistics(container().engine)
 
 
+_buckets_pruned_at: float | None = None
+
+
+@step("sweep.rate_buckets")
+def prune_rate_buckets() -> int:
+    """Hourly, drop the shared rate buckets that have refilled completely (a missing bucket is a full one)."""
+    global _buckets_pruned_at
+    now = time.monotonic()
+    if _buckets_pruned_at is not None and now - _buckets_pruned_at < STATISTICS_EVERY.total_seconds():
+        return 0
+    _buckets_pruned_at = now
+    c = container()
+    rate = c.settings.rate_limit_per_minute / 60.0
+    capacity = float(c.settings.rate_limit_burst or c.settings.rate_limit_per_minute)
+    with transaction(c.sessions) as session:
+        return RateBucketRepository(session).forget_full(
+            now=c.wall_clock.now().timestamp(), rate=rate, capacity=capacity
+        )
+
+
 @DBOS.workflow(name="sweep")
 def scheduled_sweep(scheduled_at: datetime, context: Any) -> None:
     """The production trigger: DBOS runs this on a cron schedule; every start it makes is idempotent."""
@@ -222,3 +242,4 @@ def scheduled_sweep(scheduled_at: datetime, context: Any) -> None:
             break
     if container().settings.is_sqlite:
         refresh_planner_statistics()
+    prune_rate_buckets()
