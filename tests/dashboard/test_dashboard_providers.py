@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import Env
 from tests.dashboard.conftest import login
 
-from nightcrew.api.auth import RateLimiter
+from nightcrew.api.auth import MemoryRateLimiter
 from nightcrew.bootstrap import Container, TenantRef
 from nightcrew.dashboard.views import (
     ModelRow,
@@ -64,7 +64,7 @@ def wired(env: Env) -> Iterator[tuple[TestClient, list[tuple[str, datetime]]]]:
 
     app = FastAPI()
     app.state.container = env.container
-    app.state.limiter = RateLimiter(1000)
+    app.state.limiter = MemoryRateLimiter(1000)
     app.include_router(create_dashboard_router(models=models, outcomes=outcomes))
     env.container.settings.default_tenant = env.tenant.slug
     with TestClient(app) as client:
