@@ -76,7 +76,7 @@ def test_the_sweep_prunes_full_buckets_hourly(env: Env) -> None:
     old.check(f"key:{env.tenant.id}:old")  # refilled long ago: a full bucket by now
     recent = SharedRateLimiter(env.container.sessions, env.container.wall_clock, 60)
     recent.check(f"key:{env.tenant.id}:recent")
-    sweeps._buckets_pruned_at = None
+    sweeps._upkeep_done_at.pop("rate_buckets", None)
     assert sweeps.prune_rate_buckets() >= 1
     assert sweeps.prune_rate_buckets() == 0  # not again within the hour
     with transaction(env.container.sessions) as session:

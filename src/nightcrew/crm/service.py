@@ -46,6 +46,18 @@ _COUNTRY_LANGUAGE = {
     ),
 }
 _CORE_FIELDS = ("name", "email", "phone", "language", "timezone", "location")
+
+
+def _fill_core_fields(contact: Contact, incoming: Mapping[str, Any]) -> bool:
+    """Set the core fields ``incoming`` gives (blank values change nothing); True when the name changed."""
+    known_name = contact.name
+    for name in _CORE_FIELDS:
+        value = incoming.get(name)
+        if value not in (None, ""):
+            setattr(contact, name, value)
+    return contact.name != known_name
+
+
 # Messages the agent decided to send on its own initiative; a reply, booking or opt-out makes them stale.
 AUTOMATED_PURPOSES = ("outreach", "followup")
 
@@ -108,12 +120,7 @@ class ContactService:
             # Another writer created it between our read and insert: update theirs instead.
             contact = contacts.by_external_id(external_id, for_update=True)
             assert contact is not None
-        known_name = contact.name
-        for name in _CORE_FIELDS:
-            value = incoming.get(name)
-            if value not in (None, ""):
-                setattr(contact, name, value)
-        if contact.name != known_name:
+        if _fill_core_fields(contact, incoming):
             contacts.index_names([contact])
         if incoming.get("fields"):
             contact.fields = {**(contact.fields or {}), **dict(incoming["fields"])}
@@ -164,19 +171,14 @@ class ContactService:
                 existing[contact.external_id] = contact
                 fresh.append(contact)
                 continue
-            known_name = contact.name
-            for name in _CORE_FIELDS:
-                if item.get(name) not in (None, ""):
-                    setattr(contact, name, item[name])
-            if contact.name != known_name:
-                renamed[contact.external_id] = contact
+            if _fill_core_fields(contact, item) and contact.id is not None:
+                renamed[contact.external_id] = contact  # a contact new in this batch is indexed by add_all
             if item.get("fields"):
                 contact.fields = {**(contact.fields or {}), **dict(item["fields"])}
             contact.updated_at = now
             updated += 1
         contacts.add_all(fresh)
-        fresh_ids = {id(c) for c in fresh}
-        contacts.index_names([c for c in renamed.values() if id(c) not in fresh_ids])
+        contacts.index_names(list(renamed.values()))
         stages = StageRepository(session, tenant_id)
         for contact in fresh:
             stages.add_change(

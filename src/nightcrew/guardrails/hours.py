@@ -19,7 +19,7 @@ _SEARCH_DAYS = 21
 def _holiday_calendar(country: str, year: int) -> holiday_calendars.HolidayBase | None:
     try:
         return holiday_calendars.country_holidays(country, years=year)
-    except NotImplementedError:
+    except NotImplementedError:  # the holidays package's answer for a country it has no calendar for
         return None
 
 

@@ -195,31 +195,32 @@ def claim_and_start_followups() -> int:
 
 
 STATISTICS_EVERY = timedelta(hours=1)
-_statistics_refreshed_at: float | None = None
+# When each hourly upkeep task last ran in this process, by a monotonic clock: upkeep, not business time.
+_upkeep_done_at: dict[str, float] = {}
+
+
+def _upkeep_due(task: str) -> bool:
+    """True (and noted) when ``task`` has not run in this process within the last STATISTICS_EVERY."""
+    now = time.monotonic()
+    last = _upkeep_done_at.get(task)
+    if last is not None and now - last < STATISTICS_EVERY.total_seconds():
+        return False
+    _upkeep_done_at[task] = now
+    return True
 
 
 @step("sweep.statistics")
 def refresh_planner_statistics() -> None:
     """Now and then, fresh SQLite statistics (a growing table would otherwise keep the plans of an empty one)."""
-    global _statistics_refreshed_at
-    # Per process and by a monotonic clock, not the injected one: this is upkeep, not business time.
-    now = time.monotonic()
-    if _statistics_refreshed_at is None or now - _statistics_refreshed_at >= STATISTICS_EVERY.total_seconds():
-        _statistics_refreshed_at = now
+    if _upkeep_due("statistics"):
         refresh_statistics(container().engine)
-
-
-_buckets_pruned_at: float | None = None
 
 
 @step("sweep.rate_buckets")
 def prune_rate_buckets() -> int:
     """Hourly, drop the shared rate buckets that have refilled completely (a missing bucket is a full one)."""
-    global _buckets_pruned_at
-    now = time.monotonic()
-    if _buckets_pruned_at is not None and now - _buckets_pruned_at < STATISTICS_EVERY.total_seconds():
+    if not _upkeep_due("rate_buckets"):
         return 0
-    _buckets_pruned_at = now
     c = container()
     rate = c.settings.rate_limit_per_minute / 60.0
     capacity = float(c.settings.rate_limit_burst or c.settings.rate_limit_per_minute)
